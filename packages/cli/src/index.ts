@@ -1,1 +1,20 @@
-export {}
+/** Subcommands of `starling`, by name. */
+export interface Command {
+  readonly summary: string
+  readonly run: (args: ReadonlyArray<string>) => Promise<number>
+}
+
+const lazy = (summary: string, load: () => Promise<{ run: Command["run"] }>): Command => ({
+  summary,
+  run: async (args) => (await load()).run(args)
+})
+
+export const commands: Readonly<Record<string, Command>> = {
+  decode: lazy("decode <hex> — one BGP message (marker included) as JSON", () => import("./commands/decode.ts")),
+  mrt: lazy("mrt <file> [--format json|bgpdump] — routes and updates of an MRT file", () => import("./commands/mrt.ts"))
+}
+
+export const usage = (): string =>
+  `usage: starling <command> [options]\n\n${
+    Object.entries(commands).map(([n, c]) => `  ${n.padEnd(8)} ${c.summary}`).join("\n")
+  }\n`
