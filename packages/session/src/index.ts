@@ -5,3 +5,6 @@
 export * from "./config.ts"
 export * from "./negotiate.ts"
 export * from "./fsm.ts"
+export * from "./transport.ts"
+export * from "./driver.ts"
+export * from "./listener.ts"
