@@ -1,0 +1,149 @@
+/**
+ * `starling mrt <file> [--format json|bgpdump] [--progress]`: the routes (RIB dumps) and the announced
+ * or withdrawn prefixes and state changes (update dumps) of an MRT file, one line each, streaming.
+ *
+ * `--format bgpdump` prints what `bgpdump -m` prints; `--format json` (the default) one JSON object per
+ * line. Output is batched into large writes that wait for stdout to drain, so multi-million-line files
+ * neither flood memory nor crawl. A record that cannot be decoded is reported on stderr and skipped; a
+ * damaged stream (truncated, corrupt compression) ends the output after everything readable. Either
+ * way the exit status is then 1.
+ */
+import { once } from "node:events"
+import { stat } from "node:fs/promises"
+import { bgpdumpLines, jsonLines, MrtError, readMrt } from "@starling/codec/mrt/index"
+import type { MrtRecord } from "@starling/codec/mrt/index"
+
+const USAGE = `usage: starling mrt <file> [--format json|bgpdump] [--progress]
+
+  Prints the routes of an MRT RIB dump, or the announced and withdrawn prefixes and the
+  state changes of an MRT update dump, one line each. gzip and bzip2 files are read as is.
+
+  --format json     one JSON object per line (default)
+  --format bgpdump  the lines of \`bgpdump -m\`
+  --progress        progress on stderr (default: only when stderr is a terminal)
+`
+
+type Format = "json" | "bgpdump"
+
+interface Options {
+  readonly file: string
+  readonly format: Format
+  readonly progress: boolean
+}
+
+const parseArgs = (args: ReadonlyArray<string>): Options | string => {
+  let file: string | undefined
+  let format: Format = "json"
+  let progress = process.stderr.isTTY === true
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!
+    if (a === "--format" || a.startsWith("--format=")) {
+      const v = a === "--format" ? args[++i] : a.slice("--format=".length)
+      if (v !== "json" && v !== "bgpdump") return `unknown format ${JSON.stringify(v ?? "")} (json or bgpdump)`
+      format = v
+    } else if (a === "--progress") progress = true
+    else if (a === "--no-progress") progress = false
+    else if (a.startsWith("-") && a !== "-") return `unknown option ${a}`
+    else if (file === undefined) file = a
+    else return "one file at a time"
+  }
+  if (file === undefined) return "no file given"
+  return { file, format, progress }
+}
+
+/** Writes to stdout in batches of about 256 KiB, waiting for "drain" when the pipe is full. */
+class Output {
+  private buf = ""
+  private closed = false
+  constructor() {
+    // A reader that goes away (`| head`) is not an error: stop quietly.
+    process.stdout.on("error", () => {
+      this.closed = true
+    })
+  }
+  get isClosed(): boolean {
+    return this.closed
+  }
+  add(s: string): Promise<void> | undefined {
+    this.buf += s
+    return this.buf.length >= 256 * 1024 ? this.flush() : undefined
+  }
+  async flush(): Promise<void> {
+    if (this.buf.length === 0 || this.closed) return
+    const s = this.buf
+    this.buf = ""
+    if (!process.stdout.write(s)) await Promise.race([once(process.stdout, "drain"), once(process.stdout, "error")])
+  }
+}
+
+const recordProblem = (r: MrtRecord): string | undefined => {
+  if (r._tag === "Raw" && r.error !== undefined) return r.error.message
+  if (r._tag === "Bgp4mpMessage" && r.message === undefined && r.error !== undefined) {
+    return `record ${r.header.offset}: BGP message not decodable: ${r.error.message}`
+  }
+  return undefined
+}
+
+const MAX_WARNINGS = 20
+
+export const run = async (args: ReadonlyArray<string>): Promise<number> => {
+  if (args.includes("--help") || args.includes("-h")) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  const opts = parseArgs(args)
+  if (typeof opts === "string") {
+    process.stderr.write(`starling mrt: ${opts}\n${USAGE}`)
+    return 2
+  }
+  const format = opts.format === "bgpdump" ? bgpdumpLines : jsonLines
+  const out = new Output()
+  let size = 0
+  let read = 0
+  let lastProgress = 0
+  let count = 0
+  if (opts.progress) size = await stat(opts.file).then((s) => s.size, () => 0)
+  const progress = (final: boolean): void => {
+    const pct = size > 0 ? ` ${((100 * read) / size).toFixed(1)}%` : ""
+    process.stderr.write(`\r${count} records${pct}${final ? "\n" : ""}`)
+  }
+  const onInput = opts.progress
+    ? (n: number) => {
+      read += n
+      const now = Date.now()
+      if (now - lastProgress >= 250) {
+        lastProgress = now
+        progress(false)
+      }
+    }
+    : undefined
+  let problems = 0
+  try {
+    for await (const r of readMrt(opts.file, onInput === undefined ? {} : { onInput })) {
+      count++
+      const problem = recordProblem(r)
+      if (problem !== undefined) {
+        problems++
+        if (problems <= MAX_WARNINGS) process.stderr.write(`starling mrt: ${opts.file}: skipped ${problem}\n`)
+      }
+      const lines = format(r)
+      if (lines.length > 0) {
+        const p = out.add(lines)
+        if (p !== undefined) await p
+        if (out.isClosed) return 0
+      }
+    }
+  } catch (e) {
+    await out.flush()
+    if (opts.progress) progress(true)
+    const detail = e instanceof MrtError
+      ? e.reason === "Io" ? e.detail : `damaged after ${e.recordIndex} records: ${e.message}`
+      : String(e)
+    process.stderr.write(`starling mrt: ${opts.file}: ${detail}\n`)
+    return 1
+  }
+  await out.flush()
+  if (opts.progress) progress(true)
+  if (problems > MAX_WARNINGS) process.stderr.write(`starling mrt: ${opts.file}: ${problems} records skipped in all\n`)
+  return problems > 0 ? 1 : 0
+}

@@ -1,0 +1,102 @@
+/**
+ * bzip2 decompression as a Node Transform. Node has no bzip2, and no system binary may be run, so the
+ * block decoder is the pure-JavaScript one of the `unbzip2-stream` package (MIT). We drive its block
+ * decoder ourselves instead of using its `through` stream: that stream is a classic (pre-streams2) one
+ * without async iteration, and it collects every output octet in a JavaScript array; writing into a typed
+ * buffer here decodes about 2.5x faster. The input is a sequence of bzip2 streams (concatenated files
+ * work); each block is decoded once enough input is queued to hold it.
+ */
+import { createRequire } from "node:module"
+import { Transform } from "node:stream"
+import type { TransformCallback } from "node:stream"
+
+interface BitReader {
+  (n: number | null): number
+  bytesRead: number
+}
+interface Bzip2Block {
+  header(bits: BitReader): number
+  decompress(bits: BitReader, sink: (byte: number) => void, buf: Int32Array, size: number, crc: number | null): number | null
+}
+
+const require = createRequire(import.meta.url)
+const bzip2 = require("unbzip2-stream/lib/bzip2") as Bzip2Block
+const bitIterator = require("unbzip2-stream/lib/bit_iterator") as (next: () => Uint8Array | undefined) => BitReader
+
+/** bzip2 streams start with "BZh" and a block-size digit. */
+export const isBzip2 = (b: Uint8Array): boolean =>
+  b.length >= 4 && b[0] === 0x42 && b[1] === 0x5a && b[2] === 0x68 && b[3]! >= 0x31 && b[3]! <= 0x39
+
+const OUT_CHUNK = 256 * 1024
+
+export class Bunzip2 extends Transform {
+  private readonly queue: Uint8Array[] = []
+  private received = 0
+  private bits: BitReader | undefined
+  /** Block size in 100 000-octet units; 0 between streams. */
+  private blockSize = 0
+  /** Combined CRC of the current stream; null between streams. */
+  private streamCrc: number | null = null
+  private work: Int32Array | undefined
+  private out = new Uint8Array(OUT_CHUNK)
+  private outPos = 0
+  private readonly sink = (byte: number): void => {
+    this.out[this.outPos++] = byte
+    if (this.outPos === OUT_CHUNK) {
+      this.push(this.out)
+      this.out = new Uint8Array(OUT_CHUNK)
+      this.outPos = 0
+    }
+  }
+
+  private step(): void {
+    const bits = this.bits!
+    if (this.blockSize === 0) {
+      this.blockSize = bzip2.header.call(bzip2, bits)
+      this.streamCrc = 0
+      return
+    }
+    const size = 100000 * this.blockSize
+    if (this.work === undefined || this.work.length < size) this.work = new Int32Array(size)
+    const crc = bzip2.decompress.call(bzip2, bits, this.sink, this.work, size, this.streamCrc)
+    if (crc === null) {
+      this.blockSize = 0
+      this.streamCrc = null
+    } else this.streamCrc = crc
+    if (this.outPos > 0) {
+      this.push(this.out.slice(0, this.outPos))
+      this.outPos = 0
+    }
+  }
+
+  private buffered(): number {
+    return this.received - this.bits!.bytesRead
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.queue.push(chunk)
+      this.received += chunk.length
+      this.bits ??= bitIterator(() => this.queue.shift())
+      // A compressed block never exceeds its uncompressed size by 25 000 octets: wait for that much.
+      while (this.buffered() + 1 >= (this.blockSize === 0 ? 4 : 25000 + 100000 * this.blockSize)) this.step()
+      callback()
+    } catch (e) {
+      callback(bzError(e))
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      while (this.bits !== undefined && this.buffered() > 0) this.step()
+      if (this.streamCrc !== null) throw new Error("bzip2 stream ends before its end-of-stream marker")
+      callback()
+    } catch (e) {
+      callback(bzError(e))
+    }
+  }
+}
+
+// Running out of input inside a block shows up as a TypeError from the bit reader: call it what it is.
+const bzError = (e: unknown): Error =>
+  e instanceof TypeError ? new Error("bzip2 data is truncated") : e instanceof Error ? e : new Error(String(e))
