@@ -35,7 +35,11 @@ const comm = (pid: number): string | undefined => {
   }
 }
 
-export const start = (name: string, cmd: string, args: ReadonlyArray<string>, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Started => {
+/**
+ * `opts.comm`: the program name the process ends up as when `cmd` is a wrapper that execs it (e.g. `unshare
+ * ... sh -c 'exec "$@"' bgpd`); signals go to the pid while its /proc comm is the wrapper's or this one.
+ */
+export const start = (name: string, cmd: string, args: ReadonlyArray<string>, opts: { cwd?: string; env?: NodeJS.ProcessEnv; comm?: string } = {}): Started => {
   let out = ""
   const child = spawn(cmd, [...args], {
     cwd: opts.cwd,
@@ -47,7 +51,7 @@ export const start = (name: string, cmd: string, args: ReadonlyArray<string>, op
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
   if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`)
   const pid = child.pid
-  const expected = comm(pid)
+  const expected = new Set([comm(pid), opts.comm])
   const s: Started = {
     name,
     pid,
@@ -55,7 +59,7 @@ export const start = (name: string, cmd: string, args: ReadonlyArray<string>, op
     log: () => out,
     exited,
     signal: (sig) => {
-      if (child.exitCode === null && comm(pid) === expected) process.kill(pid, sig)
+      if (child.exitCode === null && expected.has(comm(pid))) process.kill(pid, sig)
     },
     stop: async (graceMs = 3000) => {
       live.delete(s)
