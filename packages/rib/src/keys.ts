@@ -1,0 +1,31 @@
+/**
+ * Compact map keys for prefixes. IPv4: one number, `addr * 64 + length` (exact below 2^53). IPv6: a
+ * 9-character string of 16-bit code units (eight address groups, then the length). Keys of the two
+ * families never collide (number versus string).
+ */
+import type { Prefix } from "@starling/codec"
+
+export type PrefixKey = number | string
+
+export const prefixKey = (p: Prefix): PrefixKey =>
+  p.afi === 1
+    ? p.w0 * 64 + p.length
+    : String.fromCharCode(p.w0 >>> 16, p.w0 & 0xffff, p.w1 >>> 16, p.w1 & 0xffff, p.w2 >>> 16, p.w2 & 0xffff, p.w3 >>> 16, p.w3 & 0xffff, p.length)
+
+/** The prefix a key stands for (path id 0). */
+export const keyPrefix = (k: PrefixKey): Prefix => {
+  if (typeof k === "number") {
+    const length = k % 64
+    return { afi: 1, length, w0: (k - length) / 64, w1: 0, w2: 0, w3: 0, pathId: 0 }
+  }
+  const c = (i: number) => k.charCodeAt(i)
+  return {
+    afi: 2,
+    length: c(8),
+    w0: ((c(0) << 16) | c(1)) >>> 0,
+    w1: ((c(2) << 16) | c(3)) >>> 0,
+    w2: ((c(4) << 16) | c(5)) >>> 0,
+    w3: ((c(6) << 16) | c(7)) >>> 0,
+    pathId: 0
+  }
+}
