@@ -8,7 +8,6 @@
  * damaged stream (truncated, corrupt compression) ends the output after everything readable. Either
  * way the exit status is then 1.
  */
-import { once } from "node:events"
 import { stat } from "node:fs/promises"
 import { bgpdumpLines, jsonLines, MrtError, readMrt } from "@starling/codec/mrt/index"
 import type { MrtRecord } from "@starling/codec/mrt/index"
@@ -72,9 +71,21 @@ class Output {
     if (this.buf.length === 0 || this.closed) return
     const s = this.buf
     this.buf = ""
-    if (!process.stdout.write(s)) await Promise.race([once(process.stdout, "drain"), once(process.stdout, "error")])
+    if (!process.stdout.write(s)) await drained()
   }
 }
+
+/** Resolves on "drain" (or on "error", which the constructor's listener records), leaving no listener behind. */
+const drained = (): Promise<void> =>
+  new Promise((resolve) => {
+    const done = (): void => {
+      process.stdout.off("drain", done)
+      process.stdout.off("error", done)
+      resolve()
+    }
+    process.stdout.on("drain", done)
+    process.stdout.on("error", done)
+  })
 
 const recordProblem = (r: MrtRecord): string | undefined => {
   if (r._tag === "Raw" && r.error !== undefined) return r.error.message

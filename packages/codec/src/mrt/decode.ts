@@ -37,6 +37,12 @@ import type {
 /** What decoding carries from one record to the next: the peer table that RIB entries index into. */
 export interface DecodeState {
   peerIndexTable?: PeerIndexTable
+  /**
+   * Per session (peer and local address), the families whose NLRI the peer's last OPEN offered to send
+   * with path identifiers (RFC 7911 §4). Used to read dumps that wrote ADD-PATH NLRI under the plain
+   * MESSAGE subtypes (BIRD did, before RFC 8050 gave them their own).
+   */
+  addPathOffers?: Map<string, ReadonlySet<number>>
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -59,6 +65,17 @@ const CTX_AS4_ADDPATH = makeContext({ as4: true, extendedMessage: true, addPath:
 
 export const mrtContext = (as4: boolean, addPath: boolean): CodecContext =>
   as4 ? (addPath ? CTX_AS4_ADDPATH : CTX_AS4) : (addPath ? CTX_AS2_ADDPATH : CTX_AS2)
+
+const offerContexts = new Map<string, CodecContext>()
+const offerContext = (as4: boolean, families: ReadonlySet<number>): CodecContext => {
+  const key = `${as4}:${[...families].sort().join(",")}`
+  let ctx = offerContexts.get(key)
+  if (ctx === undefined) {
+    ctx = makeContext({ as4, extendedMessage: true, addPath: families })
+    offerContexts.set(key, ctx)
+  }
+  return ctx
+}
 
 // ---------------------------------------------------------------------------------------------------
 // A bounds-checked cursor over the body. Running past the end throws `Short`, caught per record.
@@ -219,7 +236,11 @@ export const decodeUpdateAsIs = (body: Uint8Array, ctx: CodecContext, prior: Rea
   const addPath = (afi: number, safi: number): boolean => ctx.addPath.has(familyKey(afi, safi))
   const prefixes = (s: number, e: number, afi: 1 | 2, safi: number, out: Prefix[], what: string): void => {
     if (decodePrefixes(body, s, e, afi, addPath(afi, safi), out) === undefined) {
-      errors.push(bgpError("InvalidNetworkField", `malformed prefix in ${what}`))
+      const detail = `malformed prefix in ${what}`
+      // The codec's own verdict may already say so.
+      if (!errors.some((x) => x.reason === "InvalidNetworkField" && x.detail === detail)) {
+        errors.push(bgpError("InvalidNetworkField", detail))
+      }
     }
   }
   const done = (): Update => ({
@@ -578,9 +599,11 @@ const decodeStateChange = (header: MrtHeader, c: Cursor, as4: boolean): Bgp4mpSt
 const decodeBgp4mpMessage = (
   header: MrtHeader,
   c: Cursor,
-  flags: { as4: boolean; local: boolean; addPath: boolean }
+  flags: { as4: boolean; local: boolean; addPath: boolean },
+  state: DecodeState
 ): Bgp4mpMessage => {
-  const { as4, local, addPath } = flags
+  const { as4, local } = flags
+  let addPath = flags.addPath
   // RFC 6396 §4.4.6: the _LOCAL subtypes keep the field order (peer first); only the sender differs.
   const peerAs = c.asn(as4, "peer AS")
   const localAs = c.asn(as4, "local AS")
@@ -603,7 +626,32 @@ const decodeBgp4mpMessage = (
   }
   const data = c.b.subarray(c.i, c.end)
   c.i = c.end
-  const decoded = decodeMrtMessage(data, mrtContext(as4, addPath))
+  let decoded = decodeMrtMessage(data, mrtContext(as4, addPath))
+  const m = decoded.message
+  if (!local && !addPath) {
+    const session = `${peerAddress}|${localAddress}`
+    if (m?._tag === "Open") {
+      const offered = new Set<number>()
+      for (const cap of m.capabilities) {
+        if (cap._tag !== "AddPath") continue
+        for (const f of cap.families) if ((f.mode & 2) !== 0) offered.add(familyKey(f.afi, f.safi))
+      }
+      const offers = (state.addPathOffers ??= new Map())
+      if (offered.size > 0) offers.set(session, offered)
+      else offers.delete(session)
+    } else if (m?._tag === "Update" && m.errors !== undefined) {
+      // The UPDATE does not parse as plain NLRI, and the peer offered ADD-PATH: if it parses cleanly
+      // with path identifiers, that is what the speaker sent.
+      const offered = state.addPathOffers?.get(session)
+      if (offered !== undefined) {
+        const r = decodeMessage(data, offerContext(as4, offered))
+        if (Result.isSuccess(r) && r.success._tag === "Update" && r.success.errors === undefined) {
+          decoded = { message: r.success }
+          addPath = true
+        }
+      }
+    }
+  }
   return {
     _tag: "Bgp4mpMessage",
     header,
@@ -707,7 +755,7 @@ export const decodeRecord = (header: MrtHeader, body: Uint8Array, state: DecodeS
         if (header.subtype === Bgp4mpSubtype.STATE_CHANGE_AS4) return decodeStateChange(header, c, true)
         const flags = messageFlags(header.subtype)
         if (flags === undefined) break
-        return decodeBgp4mpMessage(header, c, flags)
+        return decodeBgp4mpMessage(header, c, flags, state)
       }
       case MrtType.BGP:
         return decodeLegacyBgp(header, c, body, recordIndex)

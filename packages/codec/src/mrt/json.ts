@@ -67,24 +67,25 @@ const MRT_NAMES: Readonly<Record<number, string>> = {
   [MrtType.BGP4MP_ET]: "BGP4MP_ET"
 }
 
-const messageJson = (r: Bgp4mpMessage, head: string): string => {
+const messageJson = (r: Bgp4mpMessage, mrt: string): string => {
   const m = r.message
+  const peer = `"peer":"${r.peerAddress}","peer_as":${r.peerAs}${r.local ? `,"direction":"sent"` : ""}`
   if (m === undefined) {
-    return `{${head},"type":"error","error":${JSON.stringify(r.error?.message ?? "undecodable message")}}\n`
+    return `{${mrt},"type":"error",${peer},"error":${JSON.stringify(r.error?.message ?? "undecodable message")}}\n`
   }
   if (m._tag !== "Update") return ""
   const addPath = r.addPath
   let s = ""
-  for (const p of m.withdrawn) s += `{${head},"type":"withdraw",${prefixJson(p, addPath)}}\n`
-  if (m.mpUnreach !== undefined) for (const p of m.mpUnreach.withdrawn) s += `{${head},"type":"withdraw",${prefixJson(p, addPath)}}\n`
+  for (const p of m.withdrawn) s += `{${mrt},"type":"withdraw",${peer},${prefixJson(p, addPath)}}\n`
+  if (m.mpUnreach !== undefined) for (const p of m.mpUnreach.withdrawn) s += `{${mrt},"type":"withdraw",${peer},${prefixJson(p, addPath)}}\n`
   const mpNlri = m.mpReach?.nlri ?? []
   if (m.nlri.length > 0) {
     const attrs = attributesJson(m.attributes, undefined, m.errors)
-    for (const p of m.nlri) s += `{${head},"type":"announce",${prefixJson(p, addPath)}${attrs}}\n`
+    for (const p of m.nlri) s += `{${mrt},"type":"announce",${peer},${prefixJson(p, addPath)}${attrs}}\n`
   }
   if (mpNlri.length > 0) {
     const attrs = attributesJson(m.attributes, m.mpReach!.nextHop, m.errors)
-    for (const p of mpNlri) s += `{${head},"type":"announce",${prefixJson(p, addPath)}${attrs}}\n`
+    for (const p of mpNlri) s += `{${mrt},"type":"announce",${peer},${prefixJson(p, addPath)}${attrs}}\n`
   }
   return s
 }
@@ -112,10 +113,8 @@ export const jsonLines = (r: MrtRecord): string => {
       return `{${mrt},"type":"state","peer":"${r.peerAddress}","peer_as":${r.peerAs},"old_state":"${bgpStateName(r.oldState)}","new_state":"${
         bgpStateName(r.newState)
       }"}\n`
-    case "Bgp4mpMessage": {
-      const dir = r.local ? `,"direction":"sent"` : ""
-      return messageJson(r, `${mrt},"peer":"${r.peerAddress}","peer_as":${r.peerAs}${dir}`)
-    }
+    case "Bgp4mpMessage":
+      return messageJson(r, mrt)
     default:
       return ""
   }

@@ -120,7 +120,11 @@ export interface Bgp4mpMessage extends PeeringFields {
   readonly _tag: "Bgp4mpMessage"
   /** *_LOCAL subtypes: the message was sent by the local speaker, not received from the peer. */
   readonly local: boolean
-  /** *_ADDPATH subtypes (RFC 8050): NLRI carry path identifiers. */
+  /**
+   * NLRI carry path identifiers: the *_ADDPATH subtypes (RFC 8050), or an UPDATE under a plain subtype
+   * that only parses with path identifiers after the peer's OPEN offered ADD-PATH (BIRD wrote such dumps
+   * before RFC 8050).
+   */
   readonly addPath: boolean
   /** The BGP message, header included, as in the record. */
   readonly data: Uint8Array
