@@ -470,7 +470,9 @@ export const buildAnnouncements = (batch: AnnounceBatch, ctx: CodecContext): Res
     const addPath = ctx.addPath.has(familyKey(batch.afi, safi))
     const max = maxMessageLength(ctx)
     const attrW = new Writer(256)
-    encodeAttributes(attrW, batch.attributes, ctx)
+    // RFC 4760 §3: an UPDATE whose only NLRI are in MP_REACH_NLRI SHOULD NOT carry NEXT_HOP.
+    const { nextHop: _classicNextHop, ...mpAttributes } = batch.attributes
+    encodeAttributes(attrW, classic ? batch.attributes : mpAttributes, ctx)
     const attrs = attrW.copy()
     const out: Uint8Array[] = []
     const w = sharedWriter
