@@ -29,7 +29,11 @@ export const isBzip2 = (b: Uint8Array): boolean =>
 
 const OUT_CHUNK = 256 * 1024
 
-export class Bunzip2 extends Transform {
+/**
+ * Synchronous bzip2 decoding: `push` compressed chunks, get decompressed ones. On corrupt data it throws,
+ * after appending to `out` every block decoded (and CRC-checked) before the damaged one.
+ */
+export class Bzip2Decoder {
   private readonly queue: Uint8Array[] = []
   private received = 0
   private bits: BitReader | undefined
@@ -38,14 +42,15 @@ export class Bunzip2 extends Transform {
   /** Combined CRC of the current stream; null between streams. */
   private streamCrc: number | null = null
   private work: Int32Array | undefined
-  private out = new Uint8Array(OUT_CHUNK)
-  private outPos = 0
+  private out: Uint8Array[] = []
+  private buf = new Uint8Array(OUT_CHUNK)
+  private pos = 0
   private readonly sink = (byte: number): void => {
-    this.out[this.outPos++] = byte
-    if (this.outPos === OUT_CHUNK) {
-      this.push(this.out)
-      this.out = new Uint8Array(OUT_CHUNK)
-      this.outPos = 0
+    this.buf[this.pos++] = byte
+    if (this.pos === OUT_CHUNK) {
+      this.out.push(this.buf)
+      this.buf = new Uint8Array(OUT_CHUNK)
+      this.pos = 0
     }
   }
 
@@ -58,14 +63,23 @@ export class Bunzip2 extends Transform {
     }
     const size = 100000 * this.blockSize
     if (this.work === undefined || this.work.length < size) this.work = new Int32Array(size)
-    const crc = bzip2.decompress.call(bzip2, bits, this.sink, this.work, size, this.streamCrc)
+    // Output goes to the caller only once the block's CRC has been checked (at its end).
+    const mark = this.out.length
+    let crc: number | null
+    try {
+      crc = bzip2.decompress.call(bzip2, bits, this.sink, this.work, size, this.streamCrc)
+    } catch (e) {
+      this.out.length = mark
+      this.pos = 0
+      throw e
+    }
     if (crc === null) {
       this.blockSize = 0
       this.streamCrc = null
     } else this.streamCrc = crc
-    if (this.outPos > 0) {
-      this.push(this.out.slice(0, this.outPos))
-      this.outPos = 0
+    if (this.pos > 0) {
+      this.out.push(this.buf.slice(0, this.pos))
+      this.pos = 0
     }
   }
 
@@ -73,27 +87,61 @@ export class Bunzip2 extends Transform {
     return this.received - this.bits!.bytesRead
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  private run(out: Uint8Array[], final: boolean): void {
+    this.out = out
     try {
-      this.queue.push(chunk)
-      this.received += chunk.length
-      this.bits ??= bitIterator(() => this.queue.shift())
-      // A compressed block never exceeds its uncompressed size by 25 000 octets: wait for that much.
-      while (this.buffered() + 1 >= (this.blockSize === 0 ? 4 : 25000 + 100000 * this.blockSize)) this.step()
-      callback()
+      if (final) {
+        while (this.bits !== undefined && this.buffered() > 0) this.step()
+        if (this.streamCrc !== null) throw new Error("bzip2 stream ends before its end-of-stream marker")
+      } else {
+        // A compressed block never exceeds its uncompressed size by 25 000 octets: wait for that much.
+        while (this.buffered() + 1 >= (this.blockSize === 0 ? 4 : 25000 + 100000 * this.blockSize)) this.step()
+      }
     } catch (e) {
-      callback(bzError(e))
+      throw bzError(e)
     }
   }
 
-  override _flush(callback: TransformCallback): void {
+  push(chunk: Uint8Array, out: Uint8Array[]): void {
+    this.queue.push(chunk)
+    this.received += chunk.length
+    this.bits ??= bitIterator(() => this.queue.shift())
+    this.run(out, false)
+  }
+
+  end(out: Uint8Array[]): void {
+    this.run(out, true)
+  }
+}
+
+/** The same as a Node Transform stream. */
+export class Bunzip2 extends Transform {
+  private readonly decoder = new Bzip2Decoder()
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    const out: Uint8Array[] = []
     try {
-      while (this.bits !== undefined && this.buffered() > 0) this.step()
-      if (this.streamCrc !== null) throw new Error("bzip2 stream ends before its end-of-stream marker")
-      callback()
+      this.decoder.push(chunk, out)
     } catch (e) {
-      callback(bzError(e))
+      for (const o of out) this.push(o)
+      callback(e as Error)
+      return
     }
+    for (const o of out) this.push(o)
+    callback()
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const out: Uint8Array[] = []
+    try {
+      this.decoder.end(out)
+    } catch (e) {
+      for (const o of out) this.push(o)
+      callback(e as Error)
+      return
+    }
+    for (const o of out) this.push(o)
+    callback()
   }
 }
 

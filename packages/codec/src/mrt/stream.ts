@@ -10,7 +10,7 @@
 import { createReadStream } from "node:fs"
 import { Readable } from "node:stream"
 import { createGunzip } from "node:zlib"
-import { Bunzip2, isBzip2 } from "./bzip2.ts"
+import { Bzip2Decoder, isBzip2 } from "./bzip2.ts"
 import { MrtError } from "./errors.ts"
 import type { MrtParserOptions } from "./parser.ts"
 import { makeMrtParser } from "./parser.ts"
@@ -30,6 +30,34 @@ export interface ReadMrtOptions extends MrtParserOptions {
 
 const toBytes = (chunk: unknown): Uint8Array =>
   chunk instanceof Uint8Array ? chunk : Buffer.from(String(chunk))
+
+class Bzip2Failure {
+  readonly error: unknown
+  constructor(error: unknown) {
+    this.error = error
+  }
+}
+
+/**
+ * bzip2 through the synchronous decoder, so that what was decoded before a corrupt block is delivered
+ * before the error (a Node stream would drop its buffered output when it errors).
+ */
+async function* bunzip2(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decoder = new Bzip2Decoder()
+  const run = function*(f: (out: Uint8Array[]) => void): Generator<Uint8Array> {
+    const out: Uint8Array[] = []
+    let failure: Bzip2Failure | undefined
+    try {
+      f(out)
+    } catch (e) {
+      failure = new Bzip2Failure(e)
+    }
+    yield* out
+    if (failure !== undefined) throw failure.error
+  }
+  for await (const chunk of input) yield* run((out) => decoder.push(chunk, out))
+  yield* run((out) => decoder.end(out))
+}
 
 /**
  * The records of an MRT stream (a path, or a Readable of bytes), in order. Stopping early (break out
@@ -72,16 +100,18 @@ export async function* readMrt(input: string | Readable, options: ReadMrtOptions
         yield b
       }
     }
-    let chunks: AsyncIterable<unknown>
-    if (compression === "none") chunks = raw()
-    else {
+    let chunks: AsyncIterable<Uint8Array>
+    if (compression === "gzip") {
       const compressed = Readable.from(raw(), { objectMode: false })
-      const d: Readable = compression === "gzip" ? compressed.pipe(createGunzip()) : compressed.pipe(new Bunzip2())
+      const d = compressed.pipe(createGunzip())
       compressed.on("error", (e) => d.destroy(e))
       decompressor = d
       chunks = d
-      stage = compression
-    }
+      stage = "gzip"
+    } else if (compression === "bzip2") {
+      chunks = bunzip2(raw())
+      stage = "bzip2"
+    } else chunks = raw()
     for await (const chunk of chunks) {
       const r = parser.push(toBytes(chunk))
       for (const record of r.records) yield record
