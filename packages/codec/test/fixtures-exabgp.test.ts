@@ -278,6 +278,43 @@ const checkRouteRefresh = (where: string, m: Extract<Message, { _tag: "RouteRefr
   count("ROUTE-REFRESH vs hand-checked values")
 }
 
+describe("the ExaBGP comparison notices a wrong decode", () => {
+  // Mutate a correct decode one field at a time; each must show up as a mismatch, or the vectors above
+  // would pass whatever the codec did.
+  const pick = (file: string, line: number) => {
+    const v = ciVectors.find((x) => x.file === file && x.line === line)!
+    const ctx = contextFor(file)
+    const m = decodeOk(v.raw, ctx, file)
+    assert(m._tag === "Update")
+    expect(compareUpdate(m, v.json!.neighbor.message!.update!, ctx).mismatches).toEqual([])
+    return { u: m, exa: v.json!.neighbor.message!.update!, ctx }
+  }
+  const mutations: ReadonlyArray<readonly [string, string, number, (u: Update) => Update]> = [
+    ["MED", "conf-generic-attribute.ci", 3, (u) => ({ ...u, attributes: { ...u.attributes, med: 101 } })],
+    ["LOCAL_PREF dropped", "conf-generic-attribute.ci", 3, (u) => ({ ...u, attributes: { ...u.attributes, localPref: undefined! } })],
+    ["NEXT_HOP", "conf-generic-attribute.ci", 3, (u) => ({ ...u, attributes: { ...u.attributes, nextHop: 1 } })],
+    ["prefix length", "conf-generic-attribute.ci", 3, (u) => ({ ...u, nlri: u.nlri.map((p) => ({ ...p, length: 31 })) })],
+    ["path identifier", "conf-path-information.ci", 3, (u) => ({ ...u, nlri: u.nlri.map((p) => ({ ...p, pathId: 9 })) })],
+    ["large community", "conf-attributes.ci", 10, (u) => ({ ...u, attributes: { ...u.attributes, largeCommunities: [] } })],
+    ["extended community", "conf-extended-attributes.ci", 3, (u) => ({ ...u, attributes: { ...u.attributes, extendedCommunities: [{ hi: 3, lo: 1 }] } })],
+    ["AS_PATH", "conf-ebgp.ci", 4, (u) => ({ ...u, attributes: { ...u.attributes, asPath: [{ type: 1, asns: [65533] }] } })],
+    ["extra unknown attribute", "conf-ebgp.ci", 4, (u) => ({ ...u, attributes: { ...u.attributes, unknown: [{ flags: 0xc0, type: 99, value: new Uint8Array(1) }] } })],
+    ["withdrawal lost", "api-rr-rib.ci", 55, (u) => ({ ...u, withdrawn: [] })]
+  ]
+  for (const [what, file, line, mutate] of mutations) {
+    it(what, () => {
+      const { u, exa, ctx } = pick(file, line)
+      expect(compareUpdate(mutate(u), exa, ctx).mismatches).not.toEqual([])
+    })
+  }
+  it("out-of-scope family with decoded instead of raw NLRI", () => {
+    const { u, exa, ctx } = pick("conf-vpn.ci", 3)
+    assert(u.mpReach !== undefined)
+    const { rawNlri: _, ...decoded } = u.mpReach
+    expect(compareUpdate({ ...u, mpReach: decoded }, exa, ctx).mismatches).not.toEqual([])
+  })
+})
+
 describe("ExaBGP coverage", () => {
   it("checked every vector, and says against what", () => {
     const summary = Object.fromEntries([...tally.entries()].sort())
