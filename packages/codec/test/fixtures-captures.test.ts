@@ -11,8 +11,11 @@
  */
 import { Result } from "effect"
 import { assert, describe, expect, it } from "@effect/vitest"
+import type { Open } from "../src/index.ts"
 import { decodeMessage, encodeMessage } from "../src/index.ts"
-import { countTypes, decodeCapture } from "./support/capture.ts"
+import { countTypes, decodeCapture, negotiate } from "./support/capture.ts"
+import type { TcpSegment } from "./support/pcap.ts"
+import { reassemble } from "./support/tcp.ts"
 import { fixturePath, readBytes, sharedPath } from "./support/paths.ts"
 import { summarizeResult } from "./support/summary.ts"
 
@@ -122,4 +125,54 @@ describe("every capture decodes message by message, with tshark's counts", () =>
       })
     })
   }
+})
+
+// ---------------------------------------------------------------------------------------------------
+// The test scaffolding itself: reassembly and context negotiation on hand-made input, so a capture test
+// cannot pass because the reader skipped what it could not handle.
+
+const seg = (seq: number, payload: ReadonlyArray<number>, frame: number, syn = false): TcpSegment => ({
+  frame,
+  src: "10.0.0.1",
+  dst: "10.0.0.2",
+  srcPort: 50000,
+  dstPort: 179,
+  seq,
+  syn,
+  fin: false,
+  rst: false,
+  payload: Uint8Array.from(payload)
+})
+
+describe("capture scaffolding", () => {
+  it("reassembles out-of-order and retransmitted segments, and splits at a hole", () => {
+    const [d] = reassemble([
+      seg(1000, [], 1, true),
+      seg(1005, [5, 6, 7], 3), // arrives before the segment it follows
+      seg(1001, [1, 2, 3, 4], 2),
+      seg(1003, [3, 4, 5], 4), // retransmission overlapping both
+      seg(1008, [8, 9], 5),
+      seg(1020, [20, 21], 6) // hole 1010..1019
+    ])
+    expect(d!.runs.map((r) => ({ frame: r.firstFrame, bytes: [...r.bytes], resync: r.resync }))).toEqual([
+      { frame: 2, bytes: [1, 2, 3, 4, 5, 6, 7, 8, 9], resync: false },
+      { frame: 6, bytes: [20, 21], resync: true }
+    ])
+  })
+
+  it("handles sequence numbers that wrap past 2^32", () => {
+    const [d] = reassemble([seg(0xfffffffe, [1, 2], 1), seg(0, [3], 2)])
+    expect(d!.runs.map((r) => [...r.bytes])).toEqual([[1, 2, 3]])
+  })
+
+  const open = (caps: Open["capabilities"]): Open => ({ _tag: "Open", version: 4, myAs: 1, holdTime: 90, bgpId: 1, capabilities: caps })
+
+  it("negotiates 4-octet AS, extended messages and ADD-PATH direction from the two OPENs", () => {
+    const a = open([{ _tag: "FourOctetAs", asn: 1 }, { _tag: "ExtendedMessage" }, { _tag: "AddPath", families: [{ afi: 1, safi: 1, mode: 2 }] }])
+    const b = open([{ _tag: "FourOctetAs", asn: 2 }, { _tag: "ExtendedMessage" }, { _tag: "AddPath", families: [{ afi: 1, safi: 1, mode: 1 }] }])
+    expect(describeContext(negotiate(a, b))).toBe("as4+ext+ap257") // a sends, b receives
+    expect(describeContext(negotiate(b, a))).toBe("as4+ext") // b does not send path identifiers
+    expect(describeContext(negotiate(a, open([])))).toBe("as2")
+    expect(describeContext(negotiate(undefined, undefined))).toBe("as4")
+  })
 })
