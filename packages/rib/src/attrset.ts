@@ -6,11 +6,19 @@
 import type { PathAttributes } from "@starling/codec"
 import { asPathLength, encodeAttributes, SegmentType, Writer } from "@starling/codec"
 
+/**
+ * A route's attributes as the RIB keeps them: the path attributes plus, for routes learned through
+ * MP_REACH_NLRI (IPv6, or IPv4 with an IPv6 next hop per RFC 8950), that next hop as on the wire.
+ */
+export interface RouteAttributes extends PathAttributes {
+  readonly mpNextHop?: Uint8Array
+}
+
 export interface AttrSet {
   readonly id: number
-  /** The interning key: the attributes encoded for a 4-octet-AS peer (latin1 string of the bytes). */
+  /** The interning key: next-hop length and bytes, then the attributes encoded for a 4-octet-AS peer. */
   readonly key: string
-  readonly attrs: PathAttributes
+  readonly attrs: RouteAttributes
   /** Decision inputs, computed once. */
   readonly localPref: number
   readonly asPathLength: number
@@ -42,14 +50,20 @@ export class AttrTable {
   }
 
   /** The interning key of an attribute set. */
-  keyOf(attrs: PathAttributes): string {
+  keyOf(attrs: RouteAttributes): string {
     this.w.reset()
+    const nh = attrs.mpNextHop
+    if (nh === undefined) this.w.u8(0)
+    else {
+      this.w.u8(nh.length + 1)
+      this.w.bytes(nh)
+    }
     encodeAttributes(this.w, attrs, AS4)
     return Buffer.from(this.w.peek(0).buffer, 0, this.w.pos).toString("latin1")
   }
 
   /** The shared set equal to `attrs`, with one more reference. */
-  intern(attrs: PathAttributes): AttrSet {
+  intern(attrs: RouteAttributes): AttrSet {
     const key = this.keyOf(attrs)
     let s = this.sets.get(key)
     if (s === undefined) {

@@ -5,9 +5,9 @@
  * withdrawals mark destinations dirty; `commit` runs the decision process once per dirty destination and
  * returns what changed.
  */
-import type { PathAttributes, Prefix } from "@starling/codec"
+import type { Prefix } from "@starling/codec"
 import { formatPrefix } from "@starling/codec"
-import type { AttrSet } from "./attrset.ts"
+import type { AttrSet, RouteAttributes } from "./attrset.ts"
 import { AttrTable } from "./attrset.ts"
 import type { Decision, DecisionOptions, Loss, Path, Source, Step } from "./decision.ts"
 import { decide } from "./decision.ts"
@@ -46,7 +46,7 @@ export interface ExplainedPath {
   /** Why it is not the best: the step, and who beat it there. */
   readonly lostAt?: Step
   readonly lostTo?: string
-  readonly attributes: PathAttributes
+  readonly attributes: RouteAttributes
 }
 
 export interface Explanation {
@@ -116,7 +116,7 @@ export class Rib {
   }
 
   /** Records what a source sent before policy (only with `retainPrePolicy`). */
-  prePolicy(source: Source, prefix: Prefix, attrs: PathAttributes | undefined): void {
+  prePolicy(source: Source, prefix: Prefix, attrs: RouteAttributes | undefined): void {
     if (this.options.retainPrePolicy !== true) return
     let m = this.preIn.get(source.id)
     if (m === undefined) {
@@ -131,12 +131,12 @@ export class Rib {
   }
 
   /** The pre-policy routes of a source, for re-running import policy (soft reconfiguration). */
-  *prePolicyRoutes(source: Source): Generator<{ prefix: Prefix; attrs: PathAttributes }> {
+  *prePolicyRoutes(source: Source): Generator<{ prefix: Prefix; attrs: RouteAttributes }> {
     for (const e of this.preIn.get(source.id)?.values() ?? []) yield { prefix: e.prefix, attrs: e.set.attrs }
   }
 
   /** Adds or replaces the path from `source` for `prefix` (post-policy attributes). */
-  announce(source: Source, prefix: Prefix, attrs: PathAttributes | AttrSet): void {
+  announce(source: Source, prefix: Prefix, attrs: RouteAttributes | AttrSet): void {
     const k = prefixKey(prefix)
     const set = "localPref" in attrs && "key" in attrs ? attrs : this.attrs.intern(attrs)
     if ("key" in attrs && set === attrs) set.refs++
@@ -194,13 +194,17 @@ export class Rib {
     return n
   }
 
-  /** Removes the routes of `source` still stale (End-of-RIB received, or the restart timer fired). */
-  sweepStale(source: Source): number {
+  /**
+   * Removes the routes of `source` still stale (End-of-RIB received, or the restart timer fired); only
+   * those of family `afi` when given.
+   */
+  sweepStale(source: Source, afi?: 1 | 2): number {
     const a = this.adjIn.get(source.id)
     if (a === undefined) return 0
     let n = 0
     for (const [ak, p] of a) {
       if (!p.stale) continue
+      if (afi !== undefined && (typeof p.key === "number") !== (afi === 1)) continue
       a.delete(ak)
       const d = this.loc.get(p.key)
       if (d !== undefined) this.removePath(d, p)

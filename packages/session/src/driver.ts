@@ -84,6 +84,8 @@ export interface Peer {
   readonly accept: (conn: Conn) => Effect.Effect<void>
   /** Largest gap between two KEEPALIVE writes seen on the current connection, ms (for measurements). */
   readonly maxKeepaliveGapMs: Effect.Effect<number>
+  /** Our address on the Established connection (for next hop self), if any. */
+  readonly localAddress: () => string | undefined
 }
 
 type WriteItem =
@@ -525,7 +527,8 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
           yield* post({ _tag: "TcpConnectionConfirmed", conn: id })
           yield* attach(rt, conn)
         }),
-      maxKeepaliveGapMs: Effect.sync(() => establishedConn?.maxKeepaliveGap ?? 0)
+      maxKeepaliveGapMs: Effect.sync(() => establishedConn?.maxKeepaliveGap ?? 0),
+      localAddress: () => establishedConn?.conn?.local.address
     }
     return peer
   })

@@ -1,0 +1,256 @@
+/**
+ * Export with update groups. Peers that would receive the same bytes — same export policy, same
+ * session type and encoding — share one group: the group runs export rules and policy once per changed
+ * destination, keeps one Adj-RIB-Out, and encodes each UPDATE once for all members (members receive
+ * references to the same buffers). UPDATEs pack every prefix that shares an attribute set; withdrawals
+ * are batched; unchanged routes are not re-sent.
+ *
+ * Split horizon inside a group: a route whose best path came from a member is not sent back to that
+ * member (and the member gets a withdrawal if it had the previous best).
+ */
+import type { CodecContext, Prefix } from "@starling/codec"
+import { Afi, AttrFlag, buildAnnouncements, buildWithdrawals, encodeEndOfRib, familyKey, Safi } from "@starling/codec"
+import type { AttrSet, Path, Policy, PrefixKey, Rib, RouteAttributes, RouteChange } from "@starling/rib"
+import { asPathContains, keyPrefix, prependAs } from "@starling/rib"
+import { Result } from "effect"
+
+const NO_EXPORT = 0xffffff01
+const NO_ADVERTISE = 0xffffff02
+const NO_EXPORT_SUBCONFED = 0xffffff03
+
+/** Route reflection settings of a group (RFC 4456); the reflector package fills these in. */
+export interface ReflectionSpec {
+  /** Members are route-reflector clients. */
+  readonly client: boolean
+  readonly clusterId: number
+  readonly routerId: number
+  /** Is `path` (from an iBGP peer) reflected to members of this group? */
+  readonly reflects: (path: Path) => boolean
+}
+
+export interface GroupSpec {
+  /** Peers with equal keys share a group. */
+  readonly key: string
+  readonly internal: boolean
+  readonly localAs: number
+  readonly peerAs: number
+  readonly nextHopSelf: boolean
+  /** Our IPv4 address toward the members (eBGP and next-hop-self), as u32. */
+  readonly localAddressV4?: number
+  /** Our IPv6 next hop toward the members (16 or 32 octets). */
+  readonly nextHopV6?: Uint8Array
+  readonly exportPolicy?: Policy
+  /** RFC 8212: an eBGP group without an export policy sends nothing. */
+  readonly requirePolicy: boolean
+  readonly tx: CodecContext
+  /** Families negotiated (afi, safi), to filter routes and send End-of-RIB. */
+  readonly families: ReadonlyArray<{ readonly afi: number; readonly safi: number }>
+  readonly reflection?: ReflectionSpec
+  /** Representative neighbor for policies that look at it. */
+  readonly neighbor: { readonly address: string; readonly asn: number }
+}
+
+export interface Member {
+  /** The source id of the member's own routes (for split horizon). */
+  readonly sourceId: number
+  ready: boolean
+}
+
+interface Out {
+  readonly set: AttrSet
+  /** The member the route came from, which does not receive it. */
+  readonly from: number | undefined
+}
+
+/** Messages for members: `all` goes to every ready member except `except`. */
+export interface Delivery {
+  readonly messages: ReadonlyArray<Uint8Array>
+  readonly except?: number
+  /** Only to this member. */
+  readonly only?: number
+}
+
+const familyOf = (p: Prefix): number => familyKey(p.afi, Safi.UNICAST)
+
+export class UpdateGroup {
+  readonly spec: GroupSpec
+  readonly members = new Set<Member>()
+  readonly adjOut = new Map<PrefixKey, Out>()
+  private readonly families: Set<number>
+  private readonly rib: Rib
+
+  constructor(spec: GroupSpec, rib: Rib) {
+    this.spec = spec
+    this.rib = rib
+    this.families = new Set(spec.families.map((f) => familyKey(f.afi, f.safi)))
+  }
+
+  /** RFC 4271 §5, §9.1.3 export rules, then the export policy: the attributes to send, or undefined. */
+  exportAttrs(prefix: Prefix, path: Path): RouteAttributes | undefined {
+    const s = this.spec
+    if (!this.families.has(familyOf(prefix))) return undefined
+    const a = path.attrs.attrs
+    const cs = a.communities
+    if (cs !== undefined) {
+      // RFC 1997: well-known communities
+      if (cs.includes(NO_ADVERTISE)) return undefined
+      if (!s.internal && (cs.includes(NO_EXPORT) || cs.includes(NO_EXPORT_SUBCONFED))) return undefined
+    }
+    const local = path.source.local === true
+    if (s.internal && path.source.internal && !local) {
+      // RFC 4271 §9.1.3: iBGP-learned routes are not sent to iBGP peers — unless reflected (RFC 4456).
+      if (s.reflection === undefined || !s.reflection.reflects(path)) return undefined
+    }
+    // Sender-side loop prevention: the peer would drop a path holding its own AS.
+    if (!s.internal && asPathContains(a, s.peerAs)) return undefined
+    if (!s.internal && s.requirePolicy && s.exportPolicy === undefined) return undefined
+    let out: { -readonly [K in keyof RouteAttributes]: RouteAttributes[K] } = { ...a }
+    if (a.unknown !== undefined && !local) {
+      // RFC 4271 §5: keep unrecognized transitive attributes with Partial set, drop the others.
+      const kept = a.unknown.filter((x) => (x.flags & AttrFlag.TRANSITIVE) !== 0).map((x) => ({ ...x, flags: x.flags | AttrFlag.PARTIAL }))
+      if (kept.length > 0) out.unknown = kept
+      else delete out.unknown
+    }
+    if (!s.internal) {
+      out.asPath = prependAs(a.asPath ?? [], s.localAs)
+      delete out.localPref
+      delete out.originatorId
+      delete out.clusterList
+      // RFC 4271 §5.1.4: a MED learned from a neighboring AS is not passed to other ASes.
+      if (!local) delete out.med
+      if (prefix.afi === Afi.IPV4) {
+        if (s.localAddressV4 === undefined) return undefined
+        out.nextHop = s.localAddressV4
+      } else {
+        if (s.nextHopV6 === undefined) return undefined
+        out.mpNextHop = s.nextHopV6
+      }
+    } else {
+      out.localPref = a.localPref ?? 100
+      if (out.asPath === undefined) out.asPath = []
+      const self = s.nextHopSelf || (local && (prefix.afi === Afi.IPV4 ? a.nextHop === undefined : a.mpNextHop === undefined))
+      if (self) {
+        if (prefix.afi === Afi.IPV4) {
+          if (s.localAddressV4 === undefined) return undefined
+          out.nextHop = s.localAddressV4
+        } else {
+          if (s.nextHopV6 === undefined) return undefined
+          out.mpNextHop = s.nextHopV6
+        }
+      }
+      const r = s.reflection
+      if (r !== undefined && path.source.internal && !local) {
+        // RFC 4456 §8: ORIGINATOR_ID set when absent, our CLUSTER_ID prepended to CLUSTER_LIST.
+        if (out.originatorId === undefined) out.originatorId = path.source.bgpId
+        out.clusterList = [r.clusterId, ...(a.clusterList ?? [])]
+      }
+    }
+    if (prefix.afi === Afi.IPV6) delete out.nextHop
+    if (s.exportPolicy !== undefined) {
+      const p = s.exportPolicy({
+        prefix,
+        attrs: out,
+        neighbor: s.neighbor,
+        localAs: s.localAs,
+        ...(s.localAddressV4 === undefined ? {} : { localAddress: s.localAddressV4 })
+      })
+      if (p === undefined) return undefined
+      out = p
+    }
+    return out
+  }
+
+  /** Applies Loc-RIB changes to the Adj-RIB-Out and returns the encoded deltas. */
+  apply(changes: ReadonlyArray<RouteChange>): Delivery[] {
+    const announce = new Map<string, { set: AttrSet; from: number | undefined; afi: 1 | 2; prefixes: Prefix[] }>()
+    const withdraw = new Map<number | undefined, { v4: Prefix[]; v6: Prefix[] }>()
+    const addWithdraw = (p: Prefix, only: number | undefined) => {
+      let w = withdraw.get(only)
+      if (w === undefined) withdraw.set(only, (w = { v4: [], v6: [] }))
+      ;(p.afi === Afi.IPV4 ? w.v4 : w.v6).push(p)
+    }
+    for (const c of changes) {
+      const old = this.adjOut.get(c.key)
+      const attrs = c.best === undefined ? undefined : this.exportAttrs(c.prefix, c.best)
+      if (attrs === undefined) {
+        if (old === undefined) continue
+        this.adjOut.delete(c.key)
+        this.rib.attrs.release(old.set)
+        addWithdraw(c.prefix, undefined)
+        continue
+      }
+      const from = c.best!.source.local === true ? undefined : c.best!.source.id
+      const set = this.rib.attrs.intern(attrs)
+      if (old !== undefined && old.set === set && old.from === from) {
+        this.rib.attrs.release(set)
+        continue
+      }
+      if (old !== undefined) this.rib.attrs.release(old.set)
+      this.adjOut.set(c.key, { set, from })
+      // The member the route now comes from had the old route (unless it was its own): withdraw it there.
+      if (from !== undefined && old !== undefined && old.from !== from) addWithdraw(c.prefix, from)
+      const bucket = `${set.id}|${from ?? ""}|${c.prefix.afi}`
+      let b = announce.get(bucket)
+      if (b === undefined) announce.set(bucket, (b = { set, from, afi: c.prefix.afi, prefixes: [] }))
+      b.prefixes.push(c.prefix)
+    }
+    const out: Delivery[] = []
+    for (const [only, w] of withdraw) {
+      const msgs = [...this.encodeWithdrawals(1, w.v4), ...this.encodeWithdrawals(2, w.v6)]
+      if (msgs.length > 0) out.push(only === undefined ? { messages: msgs } : { messages: msgs, only })
+    }
+    for (const b of announce.values()) {
+      const msgs = this.encodeAnnouncements(b.afi, b.set, b.prefixes)
+      if (msgs.length > 0) out.push(b.from === undefined ? { messages: msgs } : { messages: msgs, except: b.from })
+    }
+    return out
+  }
+
+  private encodeWithdrawals(afi: 1 | 2, ps: Prefix[]): Uint8Array[] {
+    if (ps.length === 0) return []
+    const r = buildWithdrawals(afi, ps, this.spec.tx)
+    return Result.isSuccess(r) ? r.success : []
+  }
+
+  private encodeAnnouncements(afi: 1 | 2, set: AttrSet, ps: Prefix[]): Uint8Array[] {
+    const { mpNextHop, ...attributes } = set.attrs
+    // IPv4 with an IPv4 next hop uses the NLRI field; everything else MP_REACH_NLRI (RFC 4760, RFC 8950).
+    const r = buildAnnouncements(
+      afi === Afi.IPV4 && mpNextHop === undefined
+        ? { afi, attributes, prefixes: ps }
+        : { afi, attributes, nextHop: mpNextHop ?? new Uint8Array(0), prefixes: ps },
+      this.spec.tx
+    )
+    return Result.isSuccess(r) ? r.success : []
+  }
+
+  /** The whole Adj-RIB-Out for one member (a new session, or a route refresh), then End-of-RIB. */
+  fullTable(member: Member, endOfRib = true): Uint8Array[] {
+    const buckets = new Map<string, { set: AttrSet; afi: 1 | 2; prefixes: Prefix[] }>()
+    for (const [key, o] of this.adjOut) {
+      if (o.from === member.sourceId) continue
+      const prefix = keyPrefix(key)
+      const bucket = `${o.set.id}|${prefix.afi}`
+      let b = buckets.get(bucket)
+      if (b === undefined) buckets.set(bucket, (b = { set: o.set, afi: prefix.afi, prefixes: [] }))
+      b.prefixes.push(prefix)
+    }
+    const msgs: Uint8Array[] = []
+    for (const b of buckets.values()) msgs.push(...this.encodeAnnouncements(b.afi, b.set, b.prefixes))
+    if (endOfRib) for (const f of this.spec.families) msgs.push(encodeEndOfRib(f.afi, f.safi))
+    return msgs
+  }
+
+  /** Fills the Adj-RIB-Out from the Loc-RIB (a new group). */
+  populate(): void {
+    const changes: RouteChange[] = []
+    for (const d of this.rib.best()) changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous: undefined, multipath: d.multipath })
+    this.apply(changes)
+  }
+
+  /** Releases the group's attribute references (the group is gone). */
+  dispose(): void {
+    for (const o of this.adjOut.values()) this.rib.attrs.release(o.set)
+    this.adjOut.clear()
+  }
+}

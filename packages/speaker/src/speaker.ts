@@ -1,0 +1,709 @@
+/**
+ * The BGP instance: neighbors (each a session from @starling/session), one RIB owned by one fiber, and
+ * export through update groups. Everything that touches the RIB runs in the RIB fiber: inbound batches
+ * from sessions, API calls (as closures), timers. It takes whatever is queued, applies it, runs the
+ * decision process once, and exports the changes — so work is batched per input burst, not per route.
+ *
+ * A slow neighbor never blocks the RIB fiber: each neighbor has its own outbound queue and sender fiber
+ * (the session's writer applies TCP backpressure there). The queue is bounded by a batch count; a
+ * neighbor that falls that far behind is reset with Cease/Out of Resources (RFC 4486) rather than
+ * growing memory without bound.
+ */
+import type { Prefix, RouteRefresh, Update } from "@starling/codec"
+import { Afi, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
+import type { DecisionOptions, Explanation, Path, Policy, RouteAttributes, RouteChange, Source } from "@starling/rib"
+import { asPathContains, Rib } from "@starling/rib"
+import type { DownReason, Inbound, Negotiated, Peer, PeerListener, SessionEvent, SessionState, Transport } from "@starling/session"
+import { makePeer, makePeerListener, tcpTransport } from "@starling/session"
+import { Context, Data, Deferred, Effect, Fiber, Layer, PubSub, Queue, Scope, Stream } from "effect"
+import type { NeighborConfig, SpeakerConfig } from "./config.ts"
+import type { GroupSpec, Member, ReflectionSpec } from "./export.ts"
+import { UpdateGroup } from "./export.ts"
+
+export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly path: string; readonly detail: string }> {
+  override get message(): string {
+    return `${this.path}: ${this.detail}`
+  }
+}
+
+/** One path as the API shows it. */
+export interface RouteInfo {
+  readonly source: string
+  readonly pathId: number
+  readonly local: boolean
+  readonly nextHop: string | undefined
+  readonly attributes: RouteAttributes
+}
+
+/** A change of the Loc-RIB, as route-change subscribers see it. */
+export type RouteEvent =
+  | { readonly _tag: "Route"; readonly prefix: Prefix; readonly best: RouteInfo | undefined; readonly multipath: ReadonlyArray<RouteInfo> }
+  /** Sent once, after the full table a new subscriber starts with. */
+  | { readonly _tag: "EndOfTable" }
+
+export interface NeighborStatus {
+  readonly address: string
+  readonly name: string
+  readonly peerAs: number
+  readonly state: SessionState
+  readonly establishedAt?: number
+  readonly routesReceived: number
+  readonly routesAdvertised: number
+  readonly negotiated?: Negotiated
+  readonly lastDown?: DownReason
+}
+
+/** Hooks the route reflector plugs in (RFC 4456 loop checks and reflection rules). */
+export interface ReflectionHooks {
+  /** Reject a path on import (ORIGINATOR_ID/CLUSTER_LIST loops). */
+  readonly rejectImport?: (nb: NeighborConfig, attrs: RouteAttributes) => boolean
+  /** The group's reflection settings for a neighbor. */
+  readonly groupReflection?: (nb: NeighborConfig, routerId: number, clients: (sourceId: number) => boolean) => ReflectionSpec | undefined
+}
+
+export interface SpeakerApi {
+  readonly routerId: number
+  readonly localAs: number
+  readonly listeners: ReadonlyArray<PeerListener>
+  readonly addNeighbor: (n: NeighborConfig) => Effect.Effect<void, ConfigError>
+  readonly removeNeighbor: (address: string, message?: string) => Effect.Effect<void>
+  readonly enableNeighbor: (address: string) => Effect.Effect<void, ConfigError>
+  readonly disableNeighbor: (address: string, message?: string) => Effect.Effect<void, ConfigError>
+  /** Originate a local route (IPv4 next hop as `attributes.nextHop`, IPv6 as `mpNextHop`). */
+  readonly originate: (prefix: Prefix | string, attributes?: RouteAttributes) => Effect.Effect<void, ConfigError>
+  readonly withdraw: (prefix: Prefix | string) => Effect.Effect<void, ConfigError>
+  /** The Loc-RIB: every destination with its best path and multipath set. */
+  readonly routes: Effect.Effect<ReadonlyArray<{ readonly prefix: Prefix; readonly best: RouteInfo; readonly multipath: ReadonlyArray<RouteInfo> }>>
+  readonly explain: (prefix: string) => Effect.Effect<Explanation | undefined, ConfigError>
+  readonly neighbors: Effect.Effect<ReadonlyArray<NeighborStatus>>
+  /** Full table, `EndOfTable`, then every change. */
+  readonly changes: Stream.Stream<RouteEvent>
+  readonly sessionEvents: Stream.Stream<SessionEvent>
+  /** Ask a neighbor to re-send its routes (RFC 2918). */
+  readonly requestRefresh: (address: string, afi?: number, safi?: number) => Effect.Effect<void, ConfigError>
+  /** Waits until everything queued so far has been processed by the RIB fiber. */
+  readonly settled: Effect.Effect<void>
+  /** Update groups and their members (for tests and the API). */
+  readonly groups: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly members: number; readonly routes: number }>>
+}
+
+export class Speaker extends Context.Service<Speaker, SpeakerApi>()("@starling/speaker/Speaker") {
+  static readonly layer = (config: SpeakerConfig, hooks: ReflectionHooks = {}): Layer.Layer<Speaker, ConfigError> =>
+    Layer.effect(Speaker, makeSpeaker(config, hooks))
+}
+
+type Input =
+  | { readonly _tag: "Inbound"; readonly nb: Nb; readonly item: Inbound }
+  | { readonly _tag: "Call"; readonly run: () => Effect.Effect<void> }
+
+interface Nb {
+  readonly cfg: NeighborConfig
+  readonly name: string
+  readonly peer: Peer
+  readonly scope: Scope.Closeable
+  source: Source
+  importPolicy: Policy | undefined
+  exportPolicy: Policy | undefined
+  exportPolicyName: string
+  negotiated: Negotiated | undefined
+  establishedAt: number | undefined
+  lastDown: DownReason | undefined
+  group: UpdateGroup | undefined
+  member: Member | undefined
+  readonly outbound: Queue.Queue<ReadonlyArray<Uint8Array>>
+  queued: number
+  staleTimer: Fiber.Fiber<void> | undefined
+  /** Families whose stale routes wait for End-of-RIB. */
+  staleFamilies: Set<number>
+  removed: boolean
+}
+
+const addressBytes = (a: string): Uint8Array => {
+  const v4 = parseIpv4(a)
+  if (v4 !== undefined) return Uint8Array.of(v4 >>> 24, (v4 >>> 16) & 255, (v4 >>> 8) & 255, v4 & 255)
+  return ipv6ToBytes(a) ?? new Uint8Array(0)
+}
+
+const routeInfo = (p: Path): RouteInfo => {
+  const a = p.attrs.attrs
+  const nh = a.mpNextHop !== undefined && a.mpNextHop.length >= 16
+    ? formatIpv6(a.mpNextHop)
+    : a.mpNextHop !== undefined && a.mpNextHop.length === 4
+    ? formatIpv4(((a.mpNextHop[0]! << 24) | (a.mpNextHop[1]! << 16) | (a.mpNextHop[2]! << 8) | a.mpNextHop[3]!) >>> 0)
+    : a.nextHop === undefined
+    ? undefined
+    : formatIpv4(a.nextHop)
+  return { source: p.source.address, pathId: p.pathId, local: p.source.local === true, nextHop: nh, attributes: a }
+}
+
+/** RFC 4724 §4.2 / RFC 8538 §5: does this end of a session keep the routes (graceful restart)? */
+const keepsRoutes = (n: Negotiated | undefined, reason: DownReason): boolean => {
+  const gr = n?.gracefulRestart
+  if (gr === undefined) return false
+  switch (reason._tag) {
+    case "ConnectionLost":
+    case "HoldTimerExpired":
+    case "SendHoldTimerExpired":
+    case "PeerRestarted":
+      return true
+    case "NotificationReceived":
+    case "NotificationSent": {
+      // RFC 8538: with the N bit on both sides, NOTIFICATIONs other than Hard Reset are graceful too.
+      const hard = reason.notification.code === ErrorCode.CEASE && reason.notification.subcode === CeaseSubcode.HARD_RESET
+      return gr.notification && !hard
+    }
+    default:
+      return false
+  }
+}
+
+export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}): Effect.Effect<SpeakerApi, ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const routerId = parseIpv4(config.routerId)
+    if (routerId === undefined || routerId === 0) return yield* new ConfigError({ path: "routerId", detail: `not a non-zero IPv4 address: ${config.routerId}` })
+    if (!Number.isInteger(config.localAs) || config.localAs < 1 || config.localAs > 0xffffffff) {
+      return yield* new ConfigError({ path: "localAs", detail: `not an AS number: ${config.localAs}` })
+    }
+    const transport = config.transport ?? tcpTransport
+    const decision: DecisionOptions = config.decision ?? {}
+    const rib = new Rib({ ...decision, ...(config.retainPrePolicy === undefined ? {} : { retainPrePolicy: config.retainPrePolicy }) })
+    const scope = yield* Effect.scope
+    const inputs = yield* Queue.bounded<Input>(1024)
+    const routeEvents = yield* PubSub.unbounded<RouteEvent>()
+    const sessionEvents = yield* PubSub.unbounded<SessionEvent>()
+    const neighbors = new Map<string, Nb>()
+    const groups = new Map<string, UpdateGroup>()
+    const maxQueued = config.maxQueuedBatches ?? 100_000
+    let nextSourceId = 1
+    const localSource: Source = {
+      id: 0,
+      address: "local",
+      addressBytes: new Uint8Array(0),
+      asn: config.localAs,
+      bgpId: routerId,
+      internal: true,
+      local: true
+    }
+
+    // -------------------------------------------------------------------------------------------------
+    // Listeners
+
+    const listeners: PeerListener[] = []
+    for (const [i, l] of (config.listen ?? []).entries()) {
+      const listener = yield* makePeerListener(transport, { address: l.address, port: l.port ?? 179 }).pipe(
+        Effect.mapError((e) => new ConfigError({ path: `listen[${i}]`, detail: e.message }))
+      )
+      listeners.push(listener)
+    }
+
+    const call = <A>(f: () => A | Effect.Effect<A>): Effect.Effect<A> =>
+      Effect.gen(function*() {
+        const d = yield* Deferred.make<A>()
+        yield* Queue.offer(inputs, {
+          _tag: "Call",
+          run: () =>
+            Effect.suspend(() => {
+              const r = f()
+              return Effect.isEffect(r) ? Effect.flatMap(r as Effect.Effect<A>, (a) => Deferred.succeed(d, a)) : Deferred.succeed(d, r as A)
+            }).pipe(Effect.asVoid)
+        })
+        return yield* Deferred.await(d)
+      })
+
+    // -------------------------------------------------------------------------------------------------
+    // Export
+
+    const policyId = new Map<Policy, number>()
+    const policyName = (p: Policy | undefined, name: string | undefined): string => {
+      if (p === undefined) return "-"
+      if (name !== undefined) return `name:${name}`
+      let id = policyId.get(p)
+      if (id === undefined) policyId.set(p, (id = policyId.size + 1))
+      return `fn:${id}`
+    }
+
+    const groupSpec = (nb: Nb, n: Negotiated): GroupSpec => {
+      const internal = n.peerAs === config.localAs
+      const local = nb.peer.localAddress()
+      const localV4 = nb.cfg.localAddress !== undefined ? parseIpv4(nb.cfg.localAddress) : local === undefined ? undefined : parseIpv4(local)
+      const v6 = nb.cfg.nextHopV6 !== undefined ? ipv6ToBytes(nb.cfg.nextHopV6) : local !== undefined && local.includes(":") ? ipv6ToBytes(local) : undefined
+      const reflection = hooks.groupReflection?.(nb.cfg, routerId, (id) => {
+        for (const x of neighbors.values()) if (x.source.id === id) return x.cfg.routeReflectorClient === true
+        return false
+      })
+      const key = JSON.stringify([
+        nb.exportPolicyName,
+        internal,
+        internal ? 0 : n.peerAs,
+        nb.cfg.nextHopSelf ?? false,
+        localV4 ?? null,
+        v6 === undefined ? null : [...v6],
+        n.tx.as4,
+        n.tx.extendedMessage,
+        [...n.tx.addPath].sort(),
+        n.families.map((f) => familyKey(f.afi, f.safi)).sort(),
+        reflection === undefined ? null : [reflection.client, reflection.clusterId]
+      ])
+      return {
+        key,
+        internal,
+        localAs: config.localAs,
+        peerAs: n.peerAs,
+        nextHopSelf: nb.cfg.nextHopSelf ?? false,
+        ...(localV4 === undefined ? {} : { localAddressV4: localV4 }),
+        ...(v6 === undefined ? {} : { nextHopV6: v6 }),
+        ...(nb.exportPolicy === undefined ? {} : { exportPolicy: nb.exportPolicy }),
+        requirePolicy: config.ebgpRequiresPolicy ?? true,
+        tx: n.tx,
+        families: n.families,
+        ...(reflection === undefined ? {} : { reflection }),
+        neighbor: { address: nb.cfg.address, asn: n.peerAs }
+      }
+    }
+
+    const enqueue = (nb: Nb, messages: ReadonlyArray<Uint8Array>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (messages.length === 0 || nb.member === undefined) return
+        if (nb.queued >= maxQueued) {
+          yield* Effect.logWarning(`${nb.name} is too slow: ${nb.queued} UPDATE batches queued; resetting the session`)
+          nb.queued = 0
+          yield* Queue.clear(nb.outbound)
+          yield* nb.peer.reset(CeaseSubcode.OUT_OF_RESOURCES)
+          return
+        }
+        nb.queued++
+        yield* Queue.offer(nb.outbound, messages)
+      })
+
+    const sender = (nb: Nb) =>
+      Effect.forever(Effect.gen(function*() {
+        const batches = yield* Queue.takeAll(nb.outbound)
+        nb.queued = Math.max(0, nb.queued - batches.length)
+        const all: Uint8Array[] = []
+        for (const b of batches) for (const m of b) all.push(m)
+        yield* nb.peer.send(all).pipe(Effect.ignore)
+      }))
+
+    const exportChanges = (changes: ReadonlyArray<RouteChange>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (changes.length === 0) return
+        for (const g of groups.values()) {
+          const deliveries = g.apply(changes)
+          if (deliveries.length === 0) continue
+          for (const nb of neighbors.values()) {
+            if (nb.group !== g || nb.member === undefined || !nb.member.ready) continue
+            const msgs: Uint8Array[] = []
+            for (const d of deliveries) {
+              if (d.only !== undefined && d.only !== nb.source.id) continue
+              if (d.except !== undefined && d.except === nb.source.id) continue
+              for (const m of d.messages) msgs.push(m)
+            }
+            yield* enqueue(nb, msgs)
+          }
+        }
+        if (PubSub.sizeUnsafe(routeEvents) >= 0) {
+          for (const c of changes) {
+            yield* PubSub.publish(routeEvents, {
+              _tag: "Route",
+              prefix: c.prefix,
+              best: c.best === undefined ? undefined : routeInfo(c.best),
+              multipath: c.multipath.map(routeInfo)
+            })
+          }
+        }
+      })
+
+    const joinGroup = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const spec = groupSpec(nb, n)
+        let g = groups.get(spec.key)
+        if (g === undefined) {
+          g = new UpdateGroup(spec, rib)
+          g.populate()
+          groups.set(spec.key, g)
+        }
+        nb.group = g
+        nb.member = { sourceId: nb.source.id, ready: true }
+        g.members.add(nb.member)
+        // The initial table, then End-of-RIB for each family (RFC 4724 §2).
+        yield* enqueue(nb, g.fullTable(nb.member))
+      })
+
+    const leaveGroup = (nb: Nb): void => {
+      const g = nb.group
+      if (g !== undefined && nb.member !== undefined) {
+        g.members.delete(nb.member)
+        if (g.members.size === 0) {
+          g.dispose()
+          groups.delete(g.spec.key)
+        }
+      }
+      nb.group = undefined
+      nb.member = undefined
+    }
+
+    // -------------------------------------------------------------------------------------------------
+    // Import
+
+    const importRoute = (nb: Nb, prefix: Prefix, attrs: RouteAttributes): void => {
+      const r = nb.importPolicy === undefined ? attrs : nb.importPolicy({ prefix, attrs, neighbor: { address: nb.cfg.address, asn: nb.source.asn }, localAs: config.localAs })
+      if (r === undefined) rib.withdraw(nb.source, prefix)
+      else rib.announce(nb.source, prefix, r)
+    }
+
+    const importUpdate = (nb: Nb, u: Update): void => {
+      for (const p of u.withdrawn) {
+        rib.prePolicy(nb.source, p, undefined)
+        rib.withdraw(nb.source, p)
+      }
+      if (u.mpUnreach !== undefined) {
+        for (const p of u.mpUnreach.withdrawn) {
+          rib.prePolicy(nb.source, p, undefined)
+          rib.withdraw(nb.source, p)
+        }
+      }
+      const eor = endOfRib(u)
+      if (eor !== undefined) {
+        const f = familyKey(eor.afi, eor.safi)
+        if (nb.staleFamilies.delete(f) && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6) && eor.safi === Safi.UNICAST) {
+          rib.sweepStale(nb.source, eor.afi)
+        }
+        return
+      }
+      const mp = u.mpReach
+      if (u.nlri.length === 0 && (mp === undefined || mp.nlri.length === 0)) return
+      let base: RouteAttributes = u.attributes
+      const external = !nb.source.internal
+      const loop = asPathContains(base, config.localAs, nb.cfg.allowAsIn ?? 0) || hooks.rejectImport?.(nb.cfg, base) === true
+      if (external && base.localPref !== undefined) {
+        // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
+        const { localPref: _, ...rest } = base
+        base = rest
+      }
+      const eBgpNoPolicy = external && (config.ebgpRequiresPolicy ?? true) && nb.importPolicy === undefined
+      const handle = (prefix: Prefix, attrs: RouteAttributes) => {
+        rib.prePolicy(nb.source, prefix, attrs)
+        // RFC 4271 §9.1.2: a path holding our AS is a loop (treated as a withdrawal); RFC 8212: no policy, nothing.
+        if (loop || eBgpNoPolicy) rib.withdraw(nb.source, prefix)
+        else importRoute(nb, prefix, attrs)
+      }
+      if (u.nlri.length > 0) {
+        if (nb.importPolicy === undefined && !loop && !eBgpNoPolicy && config.retainPrePolicy !== true) {
+          // Fast path: one interned set for the whole UPDATE.
+          const set = rib.attrs.intern(base)
+          for (const p of u.nlri) rib.announce(nb.source, p, set)
+          rib.attrs.release(set)
+        } else for (const p of u.nlri) handle(p, base)
+      }
+      if (mp !== undefined && mp.nlri.length > 0) {
+        const { nextHop: _, ...rest } = base
+        const attrs: RouteAttributes = { ...rest, mpNextHop: mp.nextHop }
+        if (nb.importPolicy === undefined && !loop && !eBgpNoPolicy && config.retainPrePolicy !== true) {
+          const set = rib.attrs.intern(attrs)
+          for (const p of mp.nlri) rib.announce(nb.source, p, set)
+          rib.attrs.release(set)
+        } else for (const p of mp.nlri) handle(p, attrs)
+      }
+    }
+
+    const checkMaxPrefix = (nb: Nb): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const mp = nb.cfg.maxPrefix
+        if (mp === undefined) return
+        const n = rib.pathCount(nb.source)
+        if (n <= mp.limit) return
+        if (mp.action === "warn") {
+          yield* Effect.logWarning(`${nb.name}: ${n} routes exceed the limit of ${mp.limit}`)
+          return
+        }
+        yield* Effect.logWarning(`${nb.name}: ${n} routes exceed the limit of ${mp.limit}; ${mp.action === "reset" ? "resetting" : "stopping"} the session`)
+        if (mp.action === "reset") yield* nb.peer.reset(CeaseSubcode.MAXIMUM_PREFIXES_REACHED)
+        else yield* nb.peer.stop(`maximum prefixes (${mp.limit}) reached`)
+      })
+
+    const onEstablished = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        nb.negotiated = n
+        nb.establishedAt = Date.now()
+        nb.source = {
+          id: nb.source.id,
+          address: nb.cfg.address,
+          addressBytes: addressBytes(nb.cfg.address),
+          asn: n.peerAs,
+          bgpId: n.peerId,
+          internal: n.peerAs === config.localAs
+        }
+        yield* joinGroup(nb, n)
+      })
+
+    const onDown = (nb: Nb, reason: DownReason): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const n = nb.negotiated
+        nb.negotiated = undefined
+        nb.establishedAt = undefined
+        nb.lastDown = reason
+        leaveGroup(nb)
+        nb.queued = 0
+        yield* Queue.clear(nb.outbound)
+        if (keepsRoutes(n, reason) && !nb.removed) {
+          // RFC 4724 §4.2: keep the routes as stale until End-of-RIB or the restart time passes.
+          rib.markStale(nb.source)
+          nb.staleFamilies = new Set(n!.gracefulRestart!.families.map((f) => familyKey(f.afi, f.safi)))
+          if (nb.staleFamilies.size === 0) nb.staleFamilies = new Set(n!.families.map((f) => familyKey(f.afi, f.safi)))
+          if (nb.staleTimer !== undefined) yield* Fiber.interrupt(nb.staleTimer)
+          const seconds = Math.max(1, n!.gracefulRestart!.restartTime)
+          nb.staleTimer = yield* Effect.forkIn(
+            Effect.sleep(`${seconds} seconds`).pipe(
+              Effect.andThen(Queue.offer(inputs, {
+                _tag: "Call",
+                run: () =>
+                  Effect.sync(() => {
+                    // Restart time over and the peer is not back: sweep everything still stale.
+                    if (nb.negotiated === undefined) {
+                      rib.dropSource(nb.source)
+                      nb.staleFamilies.clear()
+                    }
+                  })
+              })),
+              Effect.asVoid
+            ),
+            scope
+          )
+        } else rib.dropSource(nb.source)
+      })
+
+    const processInbound = (nb: Nb, item: Inbound): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (nb.removed) return
+        switch (item._tag) {
+          case "Established":
+            return yield* onEstablished(nb, item.negotiated)
+          case "Down":
+            return yield* onDown(nb, item.reason)
+          case "Messages": {
+            for (const m of item.messages) {
+              if (m._tag === "Update") importUpdate(nb, m)
+              else yield* onRefreshRequest(nb, m)
+            }
+            return yield* checkMaxPrefix(nb)
+          }
+        }
+      })
+
+    /** RFC 2918 / RFC 7313: the neighbor asks for our routes again: re-send the Adj-RIB-Out. */
+    const onRefreshRequest = (nb: Nb, m: RouteRefresh): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (m.subtype !== RouteRefreshSubtype.NORMAL || nb.group === undefined || nb.member === undefined) return
+        const enhanced = nb.negotiated?.enhancedRouteRefresh === true
+        if (enhanced) yield* nb.peer.refresh(m.afi, m.safi, RouteRefreshSubtype.BORR).pipe(Effect.ignore)
+        yield* enqueue(nb, nb.group.fullTable(nb.member, false))
+        if (enhanced) {
+          // EoRR after the routes: queue it behind them.
+          yield* Queue.offer(nb.outbound, [])
+          yield* enqueue(nb, [encodeRefreshMarker(m.afi, m.safi)])
+        }
+      })
+
+    // -------------------------------------------------------------------------------------------------
+    // The RIB fiber
+
+    yield* Effect.forkIn(
+      Effect.forever(Effect.gen(function*() {
+        const batch = yield* Queue.takeAll(inputs)
+        for (const input of batch) {
+          if (input._tag === "Call") yield* input.run()
+          else yield* processInbound(input.nb, input.item)
+        }
+        yield* exportChanges(rib.commit())
+      })),
+      scope
+    )
+
+    // -------------------------------------------------------------------------------------------------
+    // Neighbors
+
+    const resolvePolicy = (p: string | Policy | undefined, path: string): Effect.Effect<{ policy: Policy | undefined; name: string }, ConfigError> => {
+      if (p === undefined) return Effect.succeed({ policy: undefined, name: "-" })
+      if (typeof p === "function") return Effect.succeed({ policy: p, name: policyName(p, undefined) })
+      const found = config.policies?.[p]
+      if (found === undefined) return Effect.fail(new ConfigError({ path, detail: `no policy named "${p}"` }))
+      return Effect.succeed({ policy: found, name: policyName(found, p) })
+    }
+
+    const addNeighbor = (cfg: NeighborConfig, path = "neighbors"): Effect.Effect<void, ConfigError> =>
+      Effect.gen(function*() {
+        const p = `${path}[${cfg.address}]`
+        if (parseIpv4(cfg.address) === undefined && ipv6ToBytes(cfg.address) === undefined) {
+          return yield* new ConfigError({ path: `${p}.address`, detail: `not an IP address: ${cfg.address}` })
+        }
+        if (neighbors.has(cfg.address)) return yield* new ConfigError({ path: `${p}.address`, detail: "duplicate neighbor" })
+        if (!Number.isInteger(cfg.peerAs) || cfg.peerAs < 1 || cfg.peerAs > 0xffffffff) {
+          return yield* new ConfigError({ path: `${p}.peerAs`, detail: `not an AS number: ${cfg.peerAs}` })
+        }
+        if (cfg.holdTime !== undefined && cfg.holdTime !== 0 && (cfg.holdTime < 3 || cfg.holdTime > 65535)) {
+          return yield* new ConfigError({ path: `${p}.holdTime`, detail: "must be 0 or 3..65535 (RFC 4271 §4.2)" })
+        }
+        const imp = yield* resolvePolicy(cfg.importPolicy, `${p}.importPolicy`)
+        const exp = yield* resolvePolicy(cfg.exportPolicy, `${p}.exportPolicy`)
+        const nbScope = yield* Scope.fork(scope)
+        const peer = yield* makePeer({
+          config: {
+            localAs: config.localAs,
+            peerAs: cfg.peerAs,
+            localId: routerId,
+            ...(cfg.holdTime === undefined ? {} : { holdTime: cfg.holdTime }),
+            ...(cfg.keepaliveTime === undefined ? {} : { keepaliveTime: cfg.keepaliveTime }),
+            ...(cfg.connectRetryTime === undefined ? {} : { connectRetryTime: cfg.connectRetryTime }),
+            ...(cfg.delayOpenTime === undefined ? {} : { delayOpenTime: cfg.delayOpenTime }),
+            ...(cfg.idleHoldTime === undefined ? {} : { idleHoldTime: cfg.idleHoldTime }),
+            ...(cfg.passive === undefined ? {} : { passive: cfg.passive }),
+            ...(cfg.families === undefined ? {} : { families: cfg.families }),
+            ...(cfg.addPath === undefined ? {} : { addPath: cfg.addPath }),
+            ...(cfg.gracefulRestart === undefined
+              ? {}
+              : { gracefulRestart: { restartTime: cfg.gracefulRestart.restartTime, ...(cfg.gracefulRestart.notification === undefined ? {} : { notification: cfg.gracefulRestart.notification }) } }),
+            ...(cfg.role === undefined ? {} : { role: cfg.role })
+          },
+          remote: { address: cfg.address, port: cfg.port ?? 179 },
+          ...(cfg.localAddress === undefined ? {} : { localAddress: cfg.localAddress }),
+          ...(cfg.localPort === undefined ? {} : { localPort: cfg.localPort }),
+          name: cfg.name ?? cfg.address
+        }, transport).pipe(Scope.provide(nbScope))
+        const nb: Nb = {
+          cfg,
+          name: cfg.name ?? cfg.address,
+          peer,
+          scope: nbScope,
+          source: {
+            id: nextSourceId++,
+            address: cfg.address,
+            addressBytes: addressBytes(cfg.address),
+            asn: cfg.peerAs,
+            bgpId: 0,
+            internal: cfg.peerAs === config.localAs
+          },
+          importPolicy: imp.policy,
+          exportPolicy: exp.policy,
+          exportPolicyName: exp.name,
+          negotiated: undefined,
+          establishedAt: undefined,
+          lastDown: undefined,
+          group: undefined,
+          member: undefined,
+          outbound: yield* Queue.unbounded<ReadonlyArray<Uint8Array>>(),
+          queued: 0,
+          staleTimer: undefined,
+          staleFamilies: new Set(),
+          removed: false
+        }
+        neighbors.set(cfg.address, nb)
+        for (const l of listeners) yield* l.register(peer)
+        yield* Effect.forkIn(Effect.forever(Effect.flatMap(peer.inbound, (item) => Queue.offer(inputs, { _tag: "Inbound", nb, item }))), nbScope)
+        yield* Effect.forkIn(sender(nb), nbScope)
+        yield* Effect.forkIn(
+          Effect.flatMap(peer.events, (sub) => Effect.forever(Effect.flatMap(PubSub.take(sub), (e) => PubSub.publish(sessionEvents, e)))).pipe(
+            Scope.provide(nbScope)
+          ),
+          nbScope
+        )
+        if (cfg.enabled ?? true) yield* peer.start
+      })
+
+    for (const n of config.neighbors ?? []) yield* addNeighbor(n)
+
+    const find = (address: string): Effect.Effect<Nb, ConfigError> => {
+      const nb = neighbors.get(address)
+      return nb === undefined ? Effect.fail(new ConfigError({ path: "neighbor", detail: `no neighbor ${address}` })) : Effect.succeed(nb)
+    }
+
+    const toPrefix = (p: Prefix | string): Effect.Effect<Prefix, ConfigError> => {
+      if (typeof p !== "string") return Effect.succeed(p)
+      const parsed = parsePrefix(p)
+      return parsed === undefined ? Effect.fail(new ConfigError({ path: "prefix", detail: `not a prefix: ${p}` })) : Effect.succeed(parsed)
+    }
+
+    const api: SpeakerApi = {
+      routerId,
+      localAs: config.localAs,
+      listeners,
+      addNeighbor: (n) => addNeighbor(n),
+      removeNeighbor: (address, message) =>
+        Effect.gen(function*() {
+          const nb = neighbors.get(address)
+          if (nb === undefined) return
+          yield* nb.peer.stop(message ?? "neighbor removed")
+          yield* Effect.sleep("50 millis")
+          for (const l of listeners) yield* l.unregister(nb.peer)
+          yield* call(() =>
+            Effect.gen(function*() {
+              nb.removed = true
+              leaveGroup(nb)
+              rib.dropSource(nb.source)
+              neighbors.delete(address)
+            })
+          )
+          yield* Scope.close(nb.scope, { _tag: "Success", value: undefined } as never)
+        }),
+      enableNeighbor: (address) => Effect.flatMap(find(address), (nb) => nb.peer.start),
+      disableNeighbor: (address, message) => Effect.flatMap(find(address), (nb) => nb.peer.stop(message)),
+      originate: (prefix, attributes = {}) =>
+        Effect.flatMap(toPrefix(prefix), (p) =>
+          call(() => {
+            const a: RouteAttributes = { origin: 0, asPath: [], ...attributes }
+            rib.announce(localSource, p, a)
+          })),
+      withdraw: (prefix) => Effect.flatMap(toPrefix(prefix), (p) => call(() => rib.withdraw(localSource, p))),
+      routes: call(() => [...rib.best()].map((d) => ({ prefix: d.prefix, best: routeInfo(d.best!), multipath: d.multipath.map(routeInfo) }))),
+      explain: (prefix) => Effect.flatMap(toPrefix(prefix), (p) => call(() => rib.explain(p))),
+      neighbors: call(() =>
+        Effect.forEach([...neighbors.values()], (nb) =>
+          Effect.map(nb.peer.state, (state): NeighborStatus => ({
+            address: nb.cfg.address,
+            name: nb.name,
+            peerAs: nb.cfg.peerAs,
+            state,
+            ...(nb.establishedAt === undefined ? {} : { establishedAt: nb.establishedAt }),
+            routesReceived: rib.pathCount(nb.source),
+            routesAdvertised: nb.group === undefined ? 0 : [...nb.group.adjOut.values()].filter((o) => o.from !== nb.source.id).length,
+            ...(nb.negotiated === undefined ? {} : { negotiated: nb.negotiated }),
+            ...(nb.lastDown === undefined ? {} : { lastDown: nb.lastDown })
+          })))
+      ),
+      changes: Stream.unwrap(Effect.gen(function*() {
+        const sub = yield* Deferred.make<{ snapshot: RouteEvent[]; subscription: PubSub.Subscription<RouteEvent> }>()
+        const outer = yield* Effect.scope
+        yield* Queue.offer(inputs, {
+          _tag: "Call",
+          run: () =>
+            Effect.gen(function*() {
+              // Subscribe and snapshot in the same RIB step: no change can fall between the two.
+              const subscription = yield* PubSub.subscribe(routeEvents).pipe(Scope.provide(outer))
+              const snapshot: RouteEvent[] = [...rib.best()].map((d) => ({ _tag: "Route", prefix: d.prefix, best: routeInfo(d.best!), multipath: d.multipath.map(routeInfo) }))
+              yield* Deferred.succeed(sub, { snapshot, subscription })
+            })
+        })
+        const { snapshot, subscription } = yield* Deferred.await(sub)
+        return Stream.concat(Stream.fromArray([...snapshot, { _tag: "EndOfTable" } as const]), Stream.fromSubscription(subscription))
+      })),
+      sessionEvents: Stream.fromPubSub(sessionEvents),
+      requestRefresh: (address, afi = Afi.IPV4, safi = Safi.UNICAST) =>
+        Effect.flatMap(find(address), (nb) => nb.peer.refresh(afi, safi).pipe(Effect.mapError((e) => new ConfigError({ path: "neighbor", detail: e.message })))),
+      settled: call(() => undefined),
+      groups: call(() => [...groups.values()].map((g) => ({ key: g.spec.key, members: g.members.size, routes: g.adjOut.size })))
+    }
+    return api
+  })
+
+const encodeRefreshMarker = (afi: number, safi: number): Uint8Array => {
+  const b = new Uint8Array(23)
+  b.fill(0xff, 0, 16)
+  b[17] = 23
+  b[18] = 5
+  b[19] = afi >> 8
+  b[20] = afi & 0xff
+  b[21] = RouteRefreshSubtype.EORR
+  b[22] = safi
+  return b
+}
+
+export { formatPrefix }
