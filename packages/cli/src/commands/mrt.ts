@@ -54,11 +54,17 @@ const parseArgs = (args: ReadonlyArray<string>): Options | string => {
 class Output {
   private buf = ""
   private closed = false
+  // A reader that goes away (`| head`) is not an error: stop quietly.
+  private readonly onError = (): void => {
+    this.closed = true
+  }
   constructor() {
-    // A reader that goes away (`| head`) is not an error: stop quietly.
-    process.stdout.on("error", () => {
-      this.closed = true
-    })
+    process.stdout.on("error", this.onError)
+  }
+  /** Flushes and lets go of stdout. */
+  async close(): Promise<void> {
+    await this.flush()
+    process.stdout.off("error", this.onError)
   }
   get isClosed(): boolean {
     return this.closed
@@ -107,12 +113,21 @@ export const run = async (args: ReadonlyArray<string>): Promise<number> => {
     process.stderr.write(`starling mrt: ${opts}\n${USAGE}`)
     return 2
   }
-  const format = opts.format === "bgpdump" ? bgpdumpLines : jsonLines
   const out = new Output()
+  try {
+    return await convert(opts, out)
+  } finally {
+    await out.close()
+  }
+}
+
+const convert = async (opts: Options, out: Output): Promise<number> => {
+  const format = opts.format === "bgpdump" ? bgpdumpLines : jsonLines
   let size = 0
   let read = 0
   let lastProgress = 0
   let count = 0
+  let problems = 0
   if (opts.progress) size = await stat(opts.file).then((s) => s.size, () => 0)
   const progress = (final: boolean): void => {
     const pct = size > 0 ? ` ${((100 * read) / size).toFixed(1)}%` : ""
@@ -128,7 +143,6 @@ export const run = async (args: ReadonlyArray<string>): Promise<number> => {
       }
     }
     : undefined
-  let problems = 0
   try {
     for await (const r of readMrt(opts.file, onInput === undefined ? {} : { onInput })) {
       count++
