@@ -164,24 +164,19 @@ export const decide = (paths: ReadonlyArray<Path>, options: DecisionOptions = {}
     const groups = new Map<number, Path>()
     for (const p of eligible) {
       const g = groups.get(p.attrs.neighborAs)
-      if (g === undefined) groups.set(p.attrs.neighborAs, p)
-      else {
-        const c = cmp(p, g)
-        if (c.order < 0) {
-          losses.push({ path: g, step: c.step, to: p })
-          groups.set(p.attrs.neighborAs, p)
-        } else losses.push({ path: p, step: c.step, to: g })
-      }
+      if (g === undefined || cmp(p, g).order < 0) groups.set(p.attrs.neighborAs, p)
     }
     const winners = [...groups.values()]
     best = winners[0]!
-    for (let i = 1; i < winners.length; i++) {
-      const p = winners[i]!
-      const c = cmp(p, best, false)
-      if (c.order < 0) {
-        losses.push({ path: best, step: c.step, to: p })
-        best = p
-      } else losses.push({ path: p, step: c.step, to: best })
+    for (let i = 1; i < winners.length; i++) if (cmp(winners[i]!, best, false).order < 0) best = winners[i]!
+    // Both passes are total orders, so each loser can name the final best when the best beats it
+    // directly, and its group's winner when it lost there on MED (which the best may not beat).
+    for (const p of eligible) {
+      if (p === best) continue
+      const c = cmp(p, best)
+      const g = groups.get(p.attrs.neighborAs)!
+      if (c.order > 0 || g === p) losses.push({ path: p, step: c.step, to: best })
+      else losses.push({ path: p, step: cmp(p, g).step, to: g })
     }
   } else {
     best = eligible[0]!

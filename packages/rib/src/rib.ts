@@ -10,14 +10,14 @@ import { formatPrefix } from "@starling/codec"
 import type { AttrSet, RouteAttributes } from "./attrset.ts"
 import { AttrTable } from "./attrset.ts"
 import type { Decision, DecisionOptions, Loss, Path, Source, Step } from "./decision.ts"
-import { decide } from "./decision.ts"
+import { compare, decide } from "./decision.ts"
 import type { PrefixKey } from "./keys.ts"
 import { prefixKey } from "./keys.ts"
 
 export interface Destination {
   readonly key: PrefixKey
   readonly prefix: Prefix
-  readonly paths: Path[]
+  readonly paths: RibPath[]
   best: Path | undefined
   multipath: ReadonlyArray<Path>
 }
@@ -29,11 +29,21 @@ export interface RouteChange {
   readonly best: Path | undefined
   readonly previous: Path | undefined
   readonly multipath: ReadonlyArray<Path>
+  /**
+   * With `allPaths`: every eligible path, best first, in decision order (for ADD-PATH send, RFC 7911).
+   * Otherwise empty.
+   */
+  readonly paths: ReadonlyArray<RibPath>
 }
 
 export interface RibOptions extends DecisionOptions {
   /** Keep what each source sent before import policy (soft reconfiguration inbound). */
   readonly retainPrePolicy?: boolean
+  /**
+   * Report a change whenever any path of a destination changes, with all paths in decision order
+   * (needed to send several paths per prefix with ADD-PATH).
+   */
+  readonly allPaths?: boolean
 }
 
 /** One path's place in an explanation. */
@@ -57,9 +67,13 @@ export interface Explanation {
 /** Adj-RIB-In key: the prefix key, with the path id appended under ADD-PATH. */
 const adjKey = (k: PrefixKey, pathId: number): PrefixKey => (pathId === 0 ? k : `${typeof k}:${String(k)}#${pathId}`)
 
-/** A path as the RIB stores it: with the key of its destination. */
-interface RibPath extends Path {
+/**
+ * A path as the RIB stores it: with the key of its destination, and a path identifier of our own that
+ * stays the same while the path lives (what we send as the ADD-PATH path id, RFC 7911 §3).
+ */
+export interface RibPath extends Path {
   readonly key: PrefixKey
+  readonly localId: number
 }
 
 const samePath = (a: Path | undefined, b: Path | undefined): boolean =>
@@ -73,8 +87,12 @@ export class Rib {
   private readonly preIn = new Map<number, Map<PrefixKey, { readonly prefix: Prefix; readonly set: AttrSet }>>()
   private dirty = new Set<Destination>()
 
+  /** See `RibOptions.allPaths`; may be switched on later (a neighbor with ADD-PATH send appears). */
+  allPaths: boolean
+
   constructor(options: RibOptions = {}) {
     this.options = options
+    this.allPaths = options.allPaths === true
   }
 
   /** Destinations with at least one path. */
@@ -105,7 +123,7 @@ export class Rib {
     return d
   }
 
-  private removePath(d: Destination, p: Path): void {
+  private removePath(d: Destination, p: RibPath): void {
     const i = d.paths.indexOf(p)
     if (i >= 0) {
       d.paths[i] = d.paths[d.paths.length - 1]!
@@ -144,14 +162,19 @@ export class Rib {
     const ak = adjKey(k, prefix.pathId)
     const old = a.get(ak)
     const d = this.dest(k, prefix)
+    let localId: number
     if (old !== undefined) {
       if (old.attrs === set && !old.stale) {
         this.attrs.release(set)
         return
       }
+      localId = old.localId
       this.removePath(d, old)
+    } else {
+      localId = 1
+      for (const x of d.paths) if (x.localId >= localId) localId = x.localId + 1
     }
-    const p: RibPath = { source, pathId: prefix.pathId, attrs: set, stale: false, key: k }
+    const p: RibPath = { source, pathId: prefix.pathId, attrs: set, stale: false, key: k, localId }
     a.set(ak, p)
     d.paths.push(p)
     this.dirty.add(d)
@@ -235,11 +258,24 @@ export class Rib {
         d.multipath = decision.multipath
       }
       const multiChanged = d.multipath.length !== prevMulti.length || d.multipath.some((p, i) => !samePath(p, prevMulti[i]))
-      if (!samePath(previous, d.best) || multiChanged) {
-        changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous, multipath: d.multipath })
+      if (this.allPaths) {
+        changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous, multipath: d.multipath, paths: this.ordered(d) })
+      } else if (!samePath(previous, d.best) || multiChanged) {
+        changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous, multipath: d.multipath, paths: [] })
       }
     }
     return changes
+  }
+
+  /** Every eligible path of a destination, best first, then in decision order. */
+  ordered(d: Destination): RibPath[] {
+    if (d.best === undefined) return []
+    const cost = this.options.igpCost
+    const eligible = cost === undefined ? d.paths.slice() : d.paths.filter((p) => cost(p) !== undefined)
+    const best = d.best
+    return eligible.sort((a, b) =>
+      a === best ? -1 : b === best ? 1 : compare(a, b, this.options, true, cost?.(a) ?? 0, cost?.(b) ?? 0).order
+    )
   }
 
   /** The destination for a prefix (its path id is ignored). */

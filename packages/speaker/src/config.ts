@@ -31,6 +31,8 @@ export interface NeighborConfig {
   readonly idleHoldTime?: { readonly initial: number; readonly max: number }
   readonly families?: ReadonlyArray<FamilyConfig>
   readonly addPath?: ReadonlyArray<AddPathConfig>
+  /** With ADD-PATH send negotiated: how many paths per prefix to advertise (default: all). */
+  readonly addPathSendMax?: number
   /** RFC 4724: advertise graceful restart and act as helper for the neighbor. */
   readonly gracefulRestart?: { readonly restartTime: number; readonly notification?: boolean }
   readonly role?: RoleConfig

@@ -48,6 +48,11 @@ export interface GroupSpec {
   readonly reflection?: ReflectionSpec
   /** Representative neighbor for policies that look at it. */
   readonly neighbor: { readonly address: string; readonly asn: number }
+  /**
+   * RFC 7911 send: how many paths per prefix to advertise for families in `tx.addPath` (Infinity: all).
+   * 0 or 1 without ADD-PATH.
+   */
+  readonly addPathMax: number
 }
 
 export interface Member {
@@ -75,7 +80,10 @@ const familyOf = (p: Prefix): number => familyKey(p.afi, Safi.UNICAST)
 export class UpdateGroup {
   readonly spec: GroupSpec
   readonly members = new Set<Member>()
+  /** Adj-RIB-Out for families sent with one path per prefix. */
   readonly adjOut = new Map<PrefixKey, Out>()
+  /** Adj-RIB-Out for ADD-PATH families: our path id → what was sent. */
+  readonly adjOutPaths = new Map<PrefixKey, Map<number, Out>>()
   private readonly families: Set<number>
   private readonly rib: Rib
 
@@ -169,7 +177,17 @@ export class UpdateGroup {
       if (w === undefined) withdraw.set(only, (w = { v4: [], v6: [] }))
       ;(p.afi === Afi.IPV4 ? w.v4 : w.v6).push(p)
     }
+    const bucketFor = (set: AttrSet, from: number | undefined, afi: 1 | 2) => {
+      const bucket = `${set.id}|${from ?? ""}|${afi}`
+      let b = announce.get(bucket)
+      if (b === undefined) announce.set(bucket, (b = { set, from, afi, prefixes: [] }))
+      return b
+    }
     for (const c of changes) {
+      if (this.multiPath(c.prefix)) {
+        this.applyPaths(c, addWithdraw, bucketFor)
+        continue
+      }
       const old = this.adjOut.get(c.key)
       const attrs = c.best === undefined ? undefined : this.exportAttrs(c.prefix, c.best)
       if (attrs === undefined) {
@@ -189,10 +207,7 @@ export class UpdateGroup {
       this.adjOut.set(c.key, { set, from })
       // The member the route now comes from had the old route (unless it was its own): withdraw it there.
       if (from !== undefined && old !== undefined && old.from !== from) addWithdraw(c.prefix, from)
-      const bucket = `${set.id}|${from ?? ""}|${c.prefix.afi}`
-      let b = announce.get(bucket)
-      if (b === undefined) announce.set(bucket, (b = { set, from, afi: c.prefix.afi, prefixes: [] }))
-      b.prefixes.push(c.prefix)
+      bucketFor(set, from, c.prefix.afi).prefixes.push(c.prefix)
     }
     const out: Delivery[] = []
     for (const [only, w] of withdraw) {
@@ -204,6 +219,50 @@ export class UpdateGroup {
       if (msgs.length > 0) out.push(b.from === undefined ? { messages: msgs } : { messages: msgs, except: b.from })
     }
     return out
+  }
+
+  /** Is this prefix's family sent with several paths (ADD-PATH negotiated for sending, RFC 7911)? */
+  private multiPath(p: Prefix): boolean {
+    return this.spec.addPathMax > 1 && this.spec.tx.addPath.has(familyOf(p))
+  }
+
+  /** ADD-PATH export of one destination: up to `addPathMax` paths, each under our own path id. */
+  private applyPaths(
+    c: RouteChange,
+    addWithdraw: (p: Prefix, only: number | undefined) => void,
+    bucketFor: (set: AttrSet, from: number | undefined, afi: 1 | 2) => { prefixes: Prefix[] }
+  ): void {
+    let old = this.adjOutPaths.get(c.key)
+    const next = new Map<number, Out>()
+    for (const p of c.paths) {
+      if (next.size >= this.spec.addPathMax) break
+      const attrs = this.exportAttrs(c.prefix, p)
+      if (attrs === undefined) continue
+      const from = p.source.local === true ? undefined : p.source.id
+      next.set(p.localId, { set: this.rib.attrs.intern(attrs), from })
+    }
+    for (const [id, o] of old ?? []) {
+      if (next.has(id)) continue
+      this.rib.attrs.release(o.set)
+      addWithdraw({ ...c.prefix, pathId: id }, undefined)
+    }
+    for (const [id, o] of next) {
+      const prev = old?.get(id)
+      if (prev !== undefined && prev.set === o.set && prev.from === o.from) {
+        this.rib.attrs.release(o.set)
+        next.set(id, prev)
+        continue
+      }
+      if (prev !== undefined) {
+        this.rib.attrs.release(prev.set)
+        // The id now names another source's path: the member that sent it had the old one.
+        if (o.from !== undefined && prev.from !== o.from) addWithdraw({ ...c.prefix, pathId: id }, o.from)
+      }
+      bucketFor(o.set, o.from, c.prefix.afi).prefixes.push({ ...c.prefix, pathId: id })
+    }
+    old = next
+    if (next.size === 0) this.adjOutPaths.delete(c.key)
+    else this.adjOutPaths.set(c.key, next)
   }
 
   private encodeWithdrawals(afi: 1 | 2, ps: Prefix[]): Uint8Array[] {
@@ -227,13 +286,17 @@ export class UpdateGroup {
   /** The whole Adj-RIB-Out for one member (a new session, or a route refresh), then End-of-RIB. */
   fullTable(member: Member, endOfRib = true): Uint8Array[] {
     const buckets = new Map<string, { set: AttrSet; afi: 1 | 2; prefixes: Prefix[] }>()
-    for (const [key, o] of this.adjOut) {
-      if (o.from === member.sourceId) continue
-      const prefix = keyPrefix(key)
+    const add = (o: Out, prefix: Prefix) => {
+      if (o.from === member.sourceId) return
       const bucket = `${o.set.id}|${prefix.afi}`
       let b = buckets.get(bucket)
       if (b === undefined) buckets.set(bucket, (b = { set: o.set, afi: prefix.afi, prefixes: [] }))
       b.prefixes.push(prefix)
+    }
+    for (const [key, o] of this.adjOut) add(o, keyPrefix(key))
+    for (const [key, paths] of this.adjOutPaths) {
+      const base = keyPrefix(key)
+      for (const [id, o] of paths) add(o, { ...base, pathId: id })
     }
     const msgs: Uint8Array[] = []
     for (const b of buckets.values()) msgs.push(...this.encodeAnnouncements(b.afi, b.set, b.prefixes))
@@ -244,13 +307,26 @@ export class UpdateGroup {
   /** Fills the Adj-RIB-Out from the Loc-RIB (a new group). */
   populate(): void {
     const changes: RouteChange[] = []
-    for (const d of this.rib.best()) changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous: undefined, multipath: d.multipath })
+    const paths = this.spec.addPathMax > 1 && this.spec.tx.addPath.size > 0
+    for (const d of this.rib.best()) {
+      changes.push({ key: d.key, prefix: d.prefix, best: d.best, previous: undefined, multipath: d.multipath, paths: paths ? this.rib.ordered(d) : [] })
+    }
     this.apply(changes)
   }
 
   /** Releases the group's attribute references (the group is gone). */
   dispose(): void {
     for (const o of this.adjOut.values()) this.rib.attrs.release(o.set)
+    for (const m of this.adjOutPaths.values()) for (const o of m.values()) this.rib.attrs.release(o.set)
     this.adjOut.clear()
+    this.adjOutPaths.clear()
+  }
+
+  /** Routes (prefix, path) in the Adj-RIB-Out, excluding those a member sent itself. */
+  advertisedTo(member: Member): number {
+    let n = 0
+    for (const o of this.adjOut.values()) if (o.from !== member.sourceId) n++
+    for (const m of this.adjOutPaths.values()) for (const o of m.values()) if (o.from !== member.sourceId) n++
+    return n
   }
 }

@@ -242,7 +242,8 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         n.tx.extendedMessage,
         [...n.tx.addPath].sort(),
         n.families.map((f) => familyKey(f.afi, f.safi)).sort(),
-        reflection === undefined ? null : [reflection.client, reflection.clusterId]
+        reflection === undefined ? null : [reflection.client, reflection.clusterId],
+        addPathMax(nb)
       ])
       return {
         key,
@@ -257,9 +258,12 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         tx: n.tx,
         families: n.families,
         ...(reflection === undefined ? {} : { reflection }),
-        neighbor: { address: nb.cfg.address, asn: n.peerAs }
+        neighbor: { address: nb.cfg.address, asn: n.peerAs },
+        addPathMax: n.tx.addPath.size > 0 ? addPathMax(nb) : 1
       }
     }
+
+    const addPathMax = (nb: Nb): number => nb.cfg.addPathSendMax ?? Infinity
 
     const enqueue = (nb: Nb, messages: ReadonlyArray<Uint8Array>): Effect.Effect<void> =>
       Effect.gen(function*() {
@@ -597,6 +601,8 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           removed: false
         }
         neighbors.set(cfg.address, nb)
+        // ADD-PATH send needs every path of a destination from the RIB, not just the best.
+        if (cfg.addPath?.some((a) => a.send) === true) rib.allPaths = true
         for (const l of listeners) yield* l.register(peer)
         yield* Effect.forkIn(Effect.forever(Effect.flatMap(peer.inbound, (item) => Queue.offer(inputs, { _tag: "Inbound", nb, item }))), nbScope)
         yield* Effect.forkIn(sender(nb), nbScope)
@@ -664,7 +670,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
             state,
             ...(nb.establishedAt === undefined ? {} : { establishedAt: nb.establishedAt }),
             routesReceived: rib.pathCount(nb.source),
-            routesAdvertised: nb.group === undefined ? 0 : [...nb.group.adjOut.values()].filter((o) => o.from !== nb.source.id).length,
+            routesAdvertised: nb.group === undefined || nb.member === undefined ? 0 : nb.group.advertisedTo(nb.member),
             ...(nb.negotiated === undefined ? {} : { negotiated: nb.negotiated }),
             ...(nb.lastDown === undefined ? {} : { lastDown: nb.lastDown })
           })))
