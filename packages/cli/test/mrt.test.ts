@@ -13,6 +13,8 @@ import { createInterface } from "node:readline"
 import type { Readable } from "node:stream"
 import { fileURLToPath } from "node:url"
 import { createGunzip, gunzipSync } from "node:zlib"
+import { Result } from "effect"
+import { encodeBgp4mpMessage } from "@starling/codec/mrt/index"
 import { run } from "../src/commands/mrt.ts"
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url))
@@ -303,6 +305,35 @@ describe("starling mrt", () => {
       const out = lines(r.stdout)
       assert.isAbove(out.length, 5600)
       assert.deepStrictEqual(out, expected.slice(0, out.length))
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it("an unknown BGP message type is reported but is no damage (exit 0); a bad marker is (exit 1)", async () => {
+    const message = (type: number, marker = 0xff): Uint8Array => {
+      const m = new Uint8Array(19).fill(marker, 0, 16)
+      m[17] = 19
+      m[18] = type
+      return m
+    }
+    const record = (m: Uint8Array): Uint8Array => {
+      const r = encodeBgp4mpMessage({ timestamp: 1, peerAs: 65001, localAs: 65002, peerAddress: "192.0.2.1", localAddress: "192.0.2.2", message: m })
+      assert.isTrue(Result.isSuccess(r))
+      return Result.getOrThrow(r)
+    }
+    const dir = mkdtempSync(join(tmpdir(), "starling-mrt-cli-"))
+    try {
+      const unknown = join(dir, "unknown.mrt")
+      writeFileSync(unknown, Buffer.concat([record(message(4)), record(message(9)), record(message(4))]))
+      const a = await runHere([unknown])
+      assert.strictEqual(a.code, 0)
+      assert.match(a.stderr, /skipped record at offset 51: .*BadMessageType/)
+      const marker = join(dir, "marker.mrt")
+      writeFileSync(marker, Buffer.concat([record(message(4)), record(message(4, 0))]))
+      const b = await runHere([marker, "--format", "bgpdump"])
+      assert.strictEqual(b.code, 1)
+      assert.match(b.stderr, /ConnectionNotSynchronized/)
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

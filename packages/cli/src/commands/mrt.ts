@@ -4,9 +4,9 @@
  *
  * `--format bgpdump` prints what `bgpdump -m` prints; `--format json` (the default) one JSON object per
  * line. Output is batched into large writes that wait for stdout to drain, so multi-million-line files
- * neither flood memory nor crawl. A record that cannot be decoded is reported on stderr and skipped; a
- * damaged stream (truncated, corrupt compression) ends the output after everything readable. Either
- * way the exit status is then 1.
+ * neither flood memory nor crawl. A record that cannot be decoded is reported on stderr and skipped (exit
+ * status 1 if it was corrupt, not if it was merely of an unknown kind); a damaged stream (truncated,
+ * corrupt compression) ends the output after everything readable, with exit status 1.
  */
 import { stat } from "node:fs/promises"
 import { bgpdumpLines, jsonLines, MrtError, readMrt } from "@starling/codec/mrt/index"
@@ -93,10 +93,17 @@ const drained = (): Promise<void> =>
     process.stdout.on("error", done)
   })
 
-const recordProblem = (r: MrtRecord): string | undefined => {
-  if (r._tag === "Raw" && r.error !== undefined) return r.error.message
+/**
+ * A record we could not read: `damage` when it is corrupt (a malformed MRT body, a BGP message with a bad
+ * marker or length), not when it merely holds something the codec does not know (an unknown message type).
+ */
+const recordProblem = (r: MrtRecord): { readonly text: string; readonly damage: boolean } | undefined => {
+  if (r._tag === "Raw" && r.error !== undefined) return { text: r.error.message, damage: true }
   if (r._tag === "Bgp4mpMessage" && r.message === undefined && r.error !== undefined) {
-    return `record ${r.header.offset}: BGP message not decodable: ${r.error.message}`
+    return {
+      text: `record at offset ${r.header.offset}: BGP message not decodable: ${r.error.message}`,
+      damage: r.error.reason !== "BadMessageType"
+    }
   }
   return undefined
 }
@@ -128,6 +135,7 @@ const convert = async (opts: Options, out: Output): Promise<number> => {
   let lastProgress = 0
   let count = 0
   let problems = 0
+  let damaged = 0
   if (opts.progress) size = await stat(opts.file).then((s) => s.size, () => 0)
   const progress = (final: boolean): void => {
     const pct = size > 0 ? ` ${((100 * read) / size).toFixed(1)}%` : ""
@@ -149,7 +157,8 @@ const convert = async (opts: Options, out: Output): Promise<number> => {
       const problem = recordProblem(r)
       if (problem !== undefined) {
         problems++
-        if (problems <= MAX_WARNINGS) process.stderr.write(`starling mrt: ${opts.file}: skipped ${problem}\n`)
+        if (problem.damage) damaged++
+        if (problems <= MAX_WARNINGS) process.stderr.write(`starling mrt: ${opts.file}: skipped ${problem.text}\n`)
       }
       const lines = format(r)
       if (lines.length > 0) {
@@ -170,5 +179,5 @@ const convert = async (opts: Options, out: Output): Promise<number> => {
   await out.flush()
   if (opts.progress) progress(true)
   if (problems > MAX_WARNINGS) process.stderr.write(`starling mrt: ${opts.file}: ${problems} records skipped in all\n`)
-  return problems > 0 ? 1 : 0
+  return damaged > 0 ? 1 : 0
 }
