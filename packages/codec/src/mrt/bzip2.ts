@@ -30,8 +30,8 @@ export const isBzip2 = (b: Uint8Array): boolean =>
 const OUT_CHUNK = 256 * 1024
 
 /**
- * Synchronous bzip2 decoding: `push` compressed chunks, get decompressed ones. On corrupt data it throws,
- * after appending to `out` every block decoded (and CRC-checked) before the damaged one.
+ * Synchronous bzip2 decoding: `push` compressed chunks, `pull` decompressed blocks one at a time (so a
+ * consumer holds one block's output at once). A corrupt block throws; blocks before it were CRC-checked.
  */
 export class Bzip2Decoder {
   private readonly queue: Uint8Array[] = []
@@ -87,30 +87,37 @@ export class Bzip2Decoder {
     return this.received - this.bits!.bytesRead
   }
 
-  private run(out: Uint8Array[], final: boolean): void {
-    this.out = out
-    try {
-      if (final) {
-        while (this.bits !== undefined && this.buffered() > 0) this.step()
-        if (this.streamCrc !== null) throw new Error("bzip2 stream ends before its end-of-stream marker")
-      } else {
-        // A compressed block never exceeds its uncompressed size by 25 000 octets: wait for that much.
-        while (this.buffered() + 1 >= (this.blockSize === 0 ? 4 : 25000 + 100000 * this.blockSize)) this.step()
-      }
-    } catch (e) {
-      throw bzError(e)
-    }
+  /** Whether the next header or block can be decoded: all of it is queued, or no more input will come. */
+  private ready(final: boolean): boolean {
+    if (this.bits === undefined) return false
+    if (final) return this.buffered() > 0
+    // A compressed block never exceeds its uncompressed size by 25 000 octets: wait for that much.
+    return this.buffered() + 1 >= (this.blockSize === 0 ? 4 : 25000 + 100000 * this.blockSize)
   }
 
-  push(chunk: Uint8Array, out: Uint8Array[]): void {
+  /** Queues compressed input. */
+  push(chunk: Uint8Array): void {
     this.queue.push(chunk)
     this.received += chunk.length
     this.bits ??= bitIterator(() => this.queue.shift())
-    this.run(out, false)
   }
 
-  end(out: Uint8Array[]): void {
-    this.run(out, true)
+  /**
+   * Decodes the next block (or stream header) if its input is queued, appending output to `out`; false
+   * when it needs more input. `final`: no more input will come (then a stream cut short is an error).
+   */
+  pull(out: Uint8Array[], final = false): boolean {
+    this.out = out
+    try {
+      if (this.ready(final)) {
+        this.step()
+        return true
+      }
+      if (final && this.streamCrc !== null) throw new Error("bzip2 stream ends before its end-of-stream marker")
+      return false
+    } catch (e) {
+      throw bzError(e)
+    }
   }
 }
 
@@ -118,30 +125,27 @@ export class Bzip2Decoder {
 export class Bunzip2 extends Transform {
   private readonly decoder = new Bzip2Decoder()
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+  private drain(final: boolean, callback: TransformCallback): void {
     const out: Uint8Array[] = []
     try {
-      this.decoder.push(chunk, out)
+      while (this.decoder.pull(out, final)) {
+        for (const o of out) this.push(o)
+        out.length = 0
+      }
     } catch (e) {
-      for (const o of out) this.push(o)
       callback(e as Error)
       return
     }
-    for (const o of out) this.push(o)
     callback()
   }
 
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.decoder.push(chunk)
+    this.drain(false, callback)
+  }
+
   override _flush(callback: TransformCallback): void {
-    const out: Uint8Array[] = []
-    try {
-      this.decoder.end(out)
-    } catch (e) {
-      for (const o of out) this.push(o)
-      callback(e as Error)
-      return
-    }
-    for (const o of out) this.push(o)
-    callback()
+    this.drain(true, callback)
   }
 }
 

@@ -31,32 +31,21 @@ export interface ReadMrtOptions extends MrtParserOptions {
 const toBytes = (chunk: unknown): Uint8Array =>
   chunk instanceof Uint8Array ? chunk : Buffer.from(String(chunk))
 
-class Bzip2Failure {
-  readonly error: unknown
-  constructor(error: unknown) {
-    this.error = error
-  }
-}
-
-/**
- * bzip2 through the synchronous decoder, so that what was decoded before a corrupt block is delivered
- * before the error (a Node stream would drop its buffered output when it errors).
- */
+/** bzip2 through the synchronous decoder, one block at a time, pulled as the consumer asks. */
 async function* bunzip2(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   const decoder = new Bzip2Decoder()
-  const run = function*(f: (out: Uint8Array[]) => void): Generator<Uint8Array> {
-    const out: Uint8Array[] = []
-    let failure: Bzip2Failure | undefined
-    try {
-      f(out)
-    } catch (e) {
-      failure = new Bzip2Failure(e)
+  const out: Uint8Array[] = []
+  for await (const chunk of input) {
+    decoder.push(chunk)
+    while (decoder.pull(out)) {
+      yield* out
+      out.length = 0
     }
-    yield* out
-    if (failure !== undefined) throw failure.error
   }
-  for await (const chunk of input) yield* run((out) => decoder.push(chunk, out))
-  yield* run((out) => decoder.end(out))
+  while (decoder.pull(out, true)) {
+    yield* out
+    out.length = 0
+  }
 }
 
 /**
