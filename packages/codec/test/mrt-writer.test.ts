@@ -11,7 +11,7 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { gunzipSync } from "node:zlib"
 import { Result } from "effect"
-import { AttrFlag, ipv4Prefix, ipv6Prefix, parsePrefix, SegmentType } from "../src/index.ts"
+import { AttrFlag, ipv4Prefix, parsePrefix, SegmentType } from "../src/index.ts"
 import type { Message, PathAttributes, Prefix } from "../src/index.ts"
 import {
   bgpdumpLines,

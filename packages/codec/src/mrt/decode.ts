@@ -8,7 +8,8 @@ import { Result } from "effect"
 import { Afi, AttrFlag, AttrType, familyKey, MessageType, Safi } from "../constants.ts"
 import type { CodecContext } from "../context.ts"
 import { makeContext } from "../context.ts"
-import { bgpError, BgpError } from "../errors.ts"
+import { bgpError } from "../errors.ts"
+import type { BgpError } from "../errors.ts"
 import type { AttributeSink } from "../attributes.ts"
 import { decodeAttribute, finishAttributes } from "../attributes.ts"
 import type { Prefix } from "../prefix.ts"
@@ -768,4 +769,3 @@ export const decodeRecord = (header: MrtHeader, body: Uint8Array, state: DecodeS
   }
 }
 
-export { BgpError }
