@@ -4,7 +4,7 @@
  * process, deterministically and in virtual time (TestClock), with the same driver.
  */
 import * as net from "node:net"
-import { Data, Deferred, Effect, Queue, Scope } from "effect"
+import { Data, Deferred, Effect, Queue, Scope, Semaphore } from "effect"
 
 export class TransportError extends Data.TaggedError("TransportError")<{
   readonly op: "connect" | "listen" | "read" | "write"
@@ -28,7 +28,10 @@ export interface Conn {
   readonly read: Effect.Effect<Uint8Array | undefined, TransportError>
   /** Writes the chunks in order; completes when the transport can take more (backpressure). */
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => Effect.Effect<void, TransportError>
+  /** Half-closes after what was written has gone out, then waits (bounded) for the socket to close. */
   readonly close: Effect.Effect<void>
+  /** Drops the connection at once (teardown). */
+  readonly abort: Effect.Effect<void>
 }
 
 export interface ConnectOptions {
@@ -168,7 +171,8 @@ const wrapSocket = (socket: net.Socket): Conn => {
     remote: endpointOf(socket.remoteAddress, socket.remotePort),
     read,
     write,
-    close
+    close,
+    abort: Effect.sync(() => void socket.destroy())
   }
 }
 
@@ -204,7 +208,10 @@ export const tcpTransport: Transport = {
     Effect.gen(function*() {
       const scope = yield* Effect.scope
       const services = yield* Effect.context<never>()
+      const sockets = new Set<net.Socket>()
       const server = net.createServer({ noDelay: true }, (socket) => {
+        sockets.add(socket)
+        socket.once("close", () => sockets.delete(socket))
         Effect.runForkWith(services)(onConnection(wrapSocket(socket)))
       })
       const local = yield* Effect.callback<Endpoint, TransportError>((resume) => {
@@ -214,9 +221,9 @@ export const tcpTransport: Transport = {
           resume(Effect.succeed(typeof a === "object" && a !== null ? endpointOf(a.address, a.port) : endpointOf(o.address, o.port)))
         })
       })
-      yield* Scope.addFinalizer(scope, Effect.callback<void>((resume) => {
-        server.close(() => resume(Effect.void))
-      }))
+      // Stop accepting. Not waiting for `close`'s callback: it fires only once every accepted socket has
+      // ended, and those belong to the peers (which close them when their own scopes close).
+      yield* Scope.addFinalizer(scope, Effect.sync(() => void server.close()))
       return { local }
     })
 }
@@ -232,12 +239,24 @@ export interface MemoryNetwork extends Transport {
   readonly sever: (address: string) => Effect.Effect<void>
 }
 
+export interface MemoryNetworkOptions {
+  /**
+   * Octets in flight per direction (written, not yet read) before `write` waits, as a TCP window does; a
+   * peer that stops reading then stalls its sender. Default: unbounded (writes complete at once).
+   */
+  readonly window?: number
+}
+
 /**
  * An in-memory network: `listen` registers an address:port, `connect` makes a pair of queues. No real I/O
- * and no real time, so it runs under TestClock. Writes complete at once (no backpressure).
+ * and no real time, so it runs under TestClock. Without `window`, writes complete at once (no backpressure).
  */
-export const makeMemoryNetwork: Effect.Effect<MemoryNetwork> = Effect.gen(function*() {
+export const makeMemoryNetworkWith = (options: MemoryNetworkOptions = {}): Effect.Effect<MemoryNetwork> => Effect.gen(function*() {
   const services = yield* Effect.context<never>()
+  const window = options.window
+  /** Credit for one direction: octets the writer may still put in flight. */
+  const credit = () => (window === undefined ? Effect.succeed(undefined) : Semaphore.make(window))
+  const cost = (c: Uint8Array) => Math.min(c.length, window ?? 0)
   const listeners = new Map<string, (conn: Conn) => Effect.Effect<void>>()
   const open = new Set<{ a: Endpoint; b: Endpoint; close: Effect.Effect<void> }>()
   let ephemeral = 40000
@@ -248,18 +267,36 @@ export const makeMemoryNetwork: Effect.Effect<MemoryNetwork> = Effect.gen(functi
     remote: Endpoint,
     inbox: Queue.Queue<Uint8Array | undefined>,
     outbox: Queue.Queue<Uint8Array | undefined>,
-    closed: Deferred.Deferred<void>
+    closed: Deferred.Deferred<void>,
+    inCredit: Semaphore.Semaphore | undefined,
+    outCredit: Semaphore.Semaphore | undefined
   ): Conn => ({
     local,
     remote,
-    read: Effect.raceFirst(Queue.take(inbox), Deferred.await(closed).pipe(Effect.as(undefined))),
+    read: Effect.raceFirst(Queue.take(inbox), Deferred.await(closed).pipe(Effect.as(undefined))).pipe(
+      Effect.tap((c) => (c === undefined || inCredit === undefined ? Effect.void : Semaphore.release(inCredit, cost(c))))
+    ),
     write: (chunks) =>
       Effect.gen(function*() {
         if (yield* Deferred.isDone(closed)) return yield* new TransportError({ op: "write", detail: "connection closed" })
-        // Copy: the writer may reuse its buffers.
-        for (const c of chunks) Queue.offerUnsafe(outbox, c.slice())
+        for (const c of chunks) {
+          if (outCredit !== undefined) {
+            // Wait for the reader to make room (or for this end to be closed).
+            const room = yield* Effect.raceFirst(
+              Semaphore.take(outCredit, cost(c)).pipe(Effect.as(true)),
+              Deferred.await(closed).pipe(Effect.as(false))
+            )
+            if (!room) return yield* new TransportError({ op: "write", detail: "connection closed" })
+          }
+          // Copy: the writer may reuse its buffers.
+          Queue.offerUnsafe(outbox, c.slice())
+        }
       }),
     close: Effect.gen(function*() {
+      Queue.offerUnsafe(outbox, undefined)
+      yield* Deferred.succeed(closed, undefined)
+    }),
+    abort: Effect.gen(function*() {
       Queue.offerUnsafe(outbox, undefined)
       yield* Deferred.succeed(closed, undefined)
     })
@@ -275,8 +312,10 @@ export const makeMemoryNetwork: Effect.Effect<MemoryNetwork> = Effect.gen(functi
         const bToA = yield* pipe()
         const aClosed = yield* Deferred.make<void>()
         const bClosed = yield* Deferred.make<void>()
-        const client = makeEnd(local, o.remote, bToA, aToB, aClosed)
-        const server = makeEnd(o.remote, local, aToB, bToA, bClosed)
+        const aToBCredit = yield* credit()
+        const bToACredit = yield* credit()
+        const client = makeEnd(local, o.remote, bToA, aToB, aClosed, bToACredit, aToBCredit)
+        const server = makeEnd(o.remote, local, aToB, bToA, bClosed, aToBCredit, bToACredit)
         const entry = {
           a: local,
           b: o.remote,
@@ -306,3 +345,5 @@ export const makeMemoryNetwork: Effect.Effect<MemoryNetwork> = Effect.gen(functi
   }
   return network
 })
+
+export const makeMemoryNetwork: Effect.Effect<MemoryNetwork> = makeMemoryNetworkWith()
