@@ -4,7 +4,8 @@
  * every BGP message it writes or reads on the wire is recorded by a transport wrapper (so a test can check
  * what really went out, e.g. the NOTIFICATION after a hold timer expiry).
  */
-import { Effect, Exit, PubSub, Scope } from "effect"
+import type { LogLevel } from "effect"
+import { Effect, Exit, PubSub, References, Scope } from "effect"
 import { makeFramer, parseIpv4 } from "@starling/codec"
 import type { Conn, Inbound, Negotiated, Peer, PeerOptions, SessionEvent, Transport } from "@starling/session"
 import { makePeer, makePeerListener, tcpTransport } from "@starling/session"
@@ -79,6 +80,8 @@ export interface StarlingOptions extends PeerOptions {
   readonly autoStart?: boolean
   /** Sees every inbound item (received UPDATEs, ROUTE-REFRESH, session up/down) in order. */
   readonly onInbound?: (item: Inbound) => void
+  /** The peer's log threshold (default "Warn": `history()` tells the story when a wait fails). */
+  readonly logLevel?: LogLevel.LogLevel
 }
 
 export interface Starling {
@@ -142,7 +145,10 @@ export const startStarling = async (options: StarlingOptions): Promise<Starling>
     }
     if (options.autoStart !== false) yield* peer.start
     return peer
-  })).pipe(Effect.tapCause(() => Scope.close(scope, Exit.void))))
+  })).pipe(
+    Effect.provideService(References.MinimumLogLevel, options.logLevel ?? "Warn"),
+    Effect.tapCause(() => Scope.close(scope, Exit.void))
+  ))
   const s: Starling = {
     peer,
     events,
