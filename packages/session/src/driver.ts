@@ -118,6 +118,8 @@ interface TimerEntry {
 }
 
 const KEEPALIVE_TYPE = 4
+/** Octets per socket write; each completed write counts as send progress (RFC 9687). */
+const WRITE_SLICE = 64 * 1024
 
 /** Starts the peer's fibers in the current scope (they end with it). The peer starts Idle: call `start`. */
 export const makePeer = (options: PeerOptions, transport: Transport): Effect.Effect<Peer, never, Scope.Scope> =>
@@ -259,16 +261,27 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
             }
           }
           if (chunks.length > 0) {
-            const ok = yield* conn.write(chunks).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
+            // Written in slices of about WRITE_SLICE octets, each reported as send progress (RFC 9687): a
+            // large backlog that a slow but reading peer drains is progress, not a stuck session.
+            let ok = true
+            for (let i = 0; ok && i < chunks.length;) {
+              let j = i + 1
+              let size = chunks[i]!.length
+              while (j < chunks.length && size + chunks[j]!.length <= WRITE_SLICE) size += chunks[j++]!.length
+              ok = yield* conn.write(j - i === chunks.length ? chunks : chunks.slice(i, j)).pipe(Effect.as(true), Effect.catch(() => Effect.succeed(false)))
+              if (ok && i === 0 && keepalive) {
+                // Control messages lead the first slice.
+                const now = yield* Clock.currentTimeMillis
+                if (rt.lastKeepaliveAt > 0) rt.maxKeepaliveGap = Math.max(rt.maxKeepaliveGap, now - rt.lastKeepaliveAt)
+                rt.lastKeepaliveAt = now
+              }
+              i = j
+              if (ok && i < chunks.length && !rt.closed) yield* post({ _tag: "SendProgress", conn: rt.id })
+            }
             if (data > 0) yield* Semaphore.release(rt.dataSlots, data)
             if (!ok) {
               if (!rt.closed) yield* post({ _tag: "TcpConnectionFails", conn: rt.id })
               return
-            }
-            if (keepalive) {
-              const now = yield* Clock.currentTimeMillis
-              if (rt.lastKeepaliveAt > 0) rt.maxKeepaliveGap = Math.max(rt.maxKeepaliveGap, now - rt.lastKeepaliveAt)
-              rt.lastKeepaliveAt = now
             }
             if (!rt.closed) yield* post({ _tag: "SendProgress", conn: rt.id })
           }
