@@ -511,14 +511,17 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
     // -------------------------------------------------------------------------------------------------
     // The RIB fiber
 
+    // One input's defect (a bug) is logged and skipped: the RIB fiber must outlive it.
+    const guard = (what: string, eff: Effect.Effect<void>) =>
+      eff.pipe(Effect.catchCause((cause) => Effect.logError(`RIB fiber: ${what} failed`, cause)))
     yield* Effect.forkIn(
       Effect.forever(Effect.gen(function*() {
         const batch = yield* Queue.takeAll(inputs)
         for (const input of batch) {
-          if (input._tag === "Call") yield* input.run()
-          else yield* processInbound(input.nb, input.item)
+          if (input._tag === "Call") yield* guard("API call", input.run())
+          else yield* guard(`input from ${input.nb.name}`, processInbound(input.nb, input.item))
         }
-        yield* exportChanges(rib.commit())
+        yield* guard("export", Effect.suspend(() => exportChanges(rib.commit())))
       })),
       scope
     )
@@ -653,11 +656,16 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       enableNeighbor: (address) => Effect.flatMap(find(address), (nb) => nb.peer.start),
       disableNeighbor: (address, message) => Effect.flatMap(find(address), (nb) => nb.peer.stop(message)),
       originate: (prefix, attributes = {}) =>
-        Effect.flatMap(toPrefix(prefix), (p) =>
-          call(() => {
-            const a: RouteAttributes = { origin: 0, asPath: [], ...attributes }
-            rib.announce(localSource, p, a)
-          })),
+        Effect.gen(function*() {
+          const p = yield* toPrefix(prefix)
+          const a: RouteAttributes = { origin: 0, asPath: [], ...attributes }
+          // Check the attributes encode (ranges, lengths) before they reach the RIB.
+          yield* Effect.try({
+            try: () => rib.attrs.keyOf(a),
+            catch: (e) => new ConfigError({ path: "attributes", detail: e instanceof Error ? e.message : String(e) })
+          })
+          yield* call(() => rib.announce(localSource, p, a))
+        }),
       withdraw: (prefix) => Effect.flatMap(toPrefix(prefix), (p) => call(() => rib.withdraw(localSource, p))),
       routes: call(() => [...rib.best()].map((d) => ({ prefix: d.prefix, best: routeInfo(d.best!), multipath: d.multipath.map(routeInfo) }))),
       explain: (prefix) => Effect.flatMap(toPrefix(prefix), (p) => call(() => rib.explain(p))),
