@@ -502,6 +502,9 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
 
     yield* fork(Effect.forever(Effect.flatMap(Queue.take(events), handle)))
 
+    // When the peer's scope ends, its sockets go with it (fibers are interrupted, sockets are not).
+    yield* Scope.addFinalizer(scope, Effect.suspend(() => Effect.forEach([...conns.values()], (rt) => rt.conn?.abort ?? Effect.void, { discard: true })))
+
     const peer: Peer = {
       name,
       remote,
