@@ -86,6 +86,8 @@ export class AttrTable {
   }
 
   release(s: AttrSet): void {
-    if (--s.refs === 0) this.sets.delete(s.key)
+    // Only the table's own entry goes: a stale set (freed earlier, then used again) must not take a live
+    // equal set out of the table with it.
+    if (--s.refs === 0 && this.sets.get(s.key) === s) this.sets.delete(s.key)
   }
 }

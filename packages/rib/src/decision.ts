@@ -138,8 +138,12 @@ export interface Decision {
   readonly losses: ReadonlyArray<Loss>
 }
 
-/** The canonical order the pairwise pass walks: source address, then path id (never arrival order). */
-const canonical = (a: Path, b: Path): number => cmpBytes(a.source.addressBytes, b.source.addressBytes) || a.pathId - b.pathId
+/**
+ * The canonical order the pairwise pass walks: source address, then path id (never arrival order); the
+ * source id last, for sources without a distinct address (several local ones).
+ */
+export const canonicalPathOrder = (a: Path, b: Path): number =>
+  cmpBytes(a.source.addressBytes, b.source.addressBytes) || a.pathId - b.pathId || a.source.id - b.source.id
 
 const MULTIPATH_STEPS: ReadonlySet<Step> = new Set(["RouterId", "ClusterListLength", "PeerAddress", "PathId"])
 
@@ -157,7 +161,7 @@ export const decide = (paths: ReadonlyArray<Path>, options: DecisionOptions = {}
     }
   }
   if (eligible.length === 0) return { best: undefined, multipath: [], losses }
-  eligible.sort(canonical)
+  eligible.sort(canonicalPathOrder)
   const cmp = (a: Path, b: Path, withMed = true) => compare(a, b, options, withMed, cost.get(a)!, cost.get(b)!)
   let best: Path
   if (options.deterministicMed === true && options.alwaysCompareMed !== true) {

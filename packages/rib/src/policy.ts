@@ -4,7 +4,7 @@
  * same function: statements are tried in order, the first whose match holds decides.
  */
 import type { LargeCommunity, PathAttributes, Prefix } from "@starling/codec"
-import { parseIpv4, parsePrefix, SegmentType } from "@starling/codec"
+import { formatIpv4, formatIpv6Words, parseIpv4, parseIpv6Words, parsePrefix, SegmentType } from "@starling/codec"
 
 export interface PolicyRoute {
   readonly prefix: Prefix
@@ -79,16 +79,27 @@ export class PolicyError extends Error {
   }
 }
 
+/** IANA "BGP Well-known Communities". */
 const WELL_KNOWN: Record<string, number> = {
   "no-export": 0xffffff01,
   "no-advertise": 0xffffff02,
   "no-export-subconfed": 0xffffff03,
-  "blackhole": 0xffff029a,
-  "graceful-shutdown": 0xffff0000
+  "no-peer": 0xffffff04, // RFC 3765
+  "blackhole": 0xffff029a, // RFC 7999
+  "graceful-shutdown": 0xffff0000, // RFC 8326
+  "accept-own": 0xffff0001, // RFC 7611
+  "llgr-stale": 0xffff0006, // RFC 9494
+  "no-llgr": 0xffff0007 // RFC 9494
+}
+
+/** Config input is untyped at run time (JSON, YAML): a wrong type is an error at its path, not a TypeError. */
+const needString = (v: unknown, path: string): string => {
+  if (typeof v !== "string") throw new PolicyError(path, `must be a string, got ${typeof v}`)
+  return v
 }
 
 export const parseCommunity = (s: string, path: string): number => {
-  const w = WELL_KNOWN[s.toLowerCase()]
+  const w = WELL_KNOWN[needString(s, path).toLowerCase()]
   if (w !== undefined) return w
   const m = /^(\d+):(\d+)$/.exec(s)
   if (m === null || Number(m[1]) > 0xffff || Number(m[2]) > 0xffff) throw new PolicyError(path, `bad community "${s}"`)
@@ -96,7 +107,7 @@ export const parseCommunity = (s: string, path: string): number => {
 }
 
 export const parseLargeCommunity = (s: string, path: string): LargeCommunity => {
-  const m = /^(\d+):(\d+):(\d+)$/.exec(s)
+  const m = /^(\d+):(\d+):(\d+)$/.exec(needString(s, path))
   const ok = m !== null && [m[1], m[2], m[3]].every((x) => Number(x) <= 0xffffffff)
   if (!ok) throw new PolicyError(path, `bad large community "${s}"`)
   return { global: Number(m![1]), local1: Number(m![2]), local2: Number(m![3]) }
@@ -116,12 +127,17 @@ export const formatAsPath = (a: PathAttributes): string =>
     .join(" ")
 
 const prefixMatcher = (m: PrefixMatch, path: string): (p: Prefix) => boolean => {
-  const base = parsePrefix(m.prefix)
+  const base = parsePrefix(needString(m.prefix, `${path}.prefix`))
   if (base === undefined) throw new PolicyError(`${path}.prefix`, `bad prefix "${m.prefix}"`)
   const max = base.afi === 1 ? 32 : 128
   const ge = m.ge ?? base.length
   const le = m.le ?? (m.ge === undefined ? base.length : max)
-  if (ge < base.length || le > max || ge > le) throw new PolicyError(path, `bad ge/le range ${ge}..${le} for ${m.prefix}`)
+  if (!Number.isInteger(ge) || ge < base.length || ge > max) {
+    throw new PolicyError(`${path}.ge`, `must be an integer from ${base.length} to ${max} for ${m.prefix}, got ${ge}`)
+  }
+  if (!Number.isInteger(le) || le < ge || le > max) {
+    throw new PolicyError(`${path}.le`, `must be an integer from ${ge} to ${max} for ${m.prefix}, got ${le}`)
+  }
   const words = [base.w0, base.w1, base.w2, base.w3]
   return (p) => {
     if (p.afi !== base.afi || p.length < ge || p.length > le) return false
@@ -156,14 +172,23 @@ const compileMatch = (m: Match | undefined, path: string): (r: PolicyRoute) => b
   if (m.asPath !== undefined) {
     let re: RegExp
     try {
-      re = new RegExp(m.asPath)
+      re = new RegExp(needString(m.asPath, `${path}.asPath`))
     } catch (e) {
       throw new PolicyError(`${path}.asPath`, `bad regular expression: ${String(e)}`)
     }
     tests.push((r) => re.test(formatAsPath(r.attrs)))
   }
   if (m.neighbors !== undefined) {
-    const ns = new Set(m.neighbors)
+    // Kept as written and in canonical form (RFC 5952 for IPv6), so "2001:DB8::1" matches "2001:db8::1".
+    const ns = new Set<string>()
+    m.neighbors.forEach((n, i) => {
+      const text = needString(n, `${path}.neighbors[${i}]`)
+      const v4 = parseIpv4(text)
+      const v6 = v4 === undefined ? parseIpv6Words(text) : undefined
+      if (v4 === undefined && v6 === undefined) throw new PolicyError(`${path}.neighbors[${i}]`, `bad address "${text}"`)
+      ns.add(text)
+      ns.add(v4 !== undefined ? formatIpv4(v4) : formatIpv6Words(...v6!))
+    })
     tests.push((r) => ns.has(r.neighbor.address))
   }
   return (r) => tests.every((t) => t(r))
@@ -179,6 +204,7 @@ const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) =
   if (s.nextHop !== undefined) {
     if (s.nextHop === "self" || s.nextHop === "peer") nextHop = s.nextHop
     else {
+      needString(s.nextHop, `${path}.nextHop`)
       const v = parseIpv4(s.nextHop)
       if (v === undefined) throw new PolicyError(`${path}.nextHop`, `bad next hop "${s.nextHop}"`)
       nextHop = v
@@ -229,8 +255,13 @@ export const prependAs = (path: NonNullable<PathAttributes["asPath"]>, asn: numb
 
 /** Compiles the declarative form; errors name the offending field (`statements[2].set.med`). */
 export const compilePolicy = (def: PolicyDefinition, path = "policy"): Policy => {
+  if (!Array.isArray(def.statements)) throw new PolicyError(`${path}.statements`, "must be a list")
+  if (def.default !== undefined && def.default !== "accept" && def.default !== "reject") {
+    throw new PolicyError(`${path}.default`, `must be "accept" or "reject"`)
+  }
   const compiled = def.statements.map((st, i) => {
     const p = `${path}.statements[${i}]`
+    if (typeof st !== "object" || st === null) throw new PolicyError(p, "must be an object")
     if (st.action !== "accept" && st.action !== "reject") throw new PolicyError(`${p}.action`, `must be "accept" or "reject"`)
     return { match: compileMatch(st.match, `${p}.match`), set: compileSet(st.set, `${p}.set`), accept: st.action === "accept" }
   })

@@ -10,7 +10,7 @@ import { formatPrefix } from "@starling/codec"
 import type { AttrSet, RouteAttributes } from "./attrset.ts"
 import { AttrTable } from "./attrset.ts"
 import type { Decision, DecisionOptions, Loss, Path, Source, Step } from "./decision.ts"
-import { compare, decide } from "./decision.ts"
+import { canonicalPathOrder, compare, decide } from "./decision.ts"
 import type { PrefixKey } from "./keys.ts"
 import { prefixKey } from "./keys.ts"
 
@@ -76,8 +76,14 @@ export interface RibPath extends Path {
   readonly localId: number
 }
 
+/**
+ * Same source, path id and attributes. The attributes are compared by interning key as well as identity:
+ * a set freed and interned again within one batch (replaced, then restored) is a new object.
+ */
 const samePath = (a: Path | undefined, b: Path | undefined): boolean =>
-  a === b || (a !== undefined && b !== undefined && a.source === b.source && a.pathId === b.pathId && a.attrs === b.attrs)
+  a === b ||
+  (a !== undefined && b !== undefined && a.source === b.source && a.pathId === b.pathId &&
+    (a.attrs === b.attrs || a.attrs.key === b.attrs.key))
 
 export class Rib {
   readonly attrs = new AttrTable()
@@ -273,7 +279,9 @@ export class Rib {
     const cost = this.options.igpCost
     const eligible = cost === undefined ? d.paths.slice() : d.paths.filter((p) => cost(p) !== undefined)
     const best = d.best
-    return eligible.sort((a, b) =>
+    // MED makes compare() non-transitive, so sorting by it alone depends on the input order: start
+    // from the canonical order, never the arrival order.
+    return eligible.sort(canonicalPathOrder).sort((a, b) =>
       a === best ? -1 : b === best ? 1 : compare(a, b, this.options, true, cost?.(a) ?? 0, cost?.(b) ?? 0).order
     )
   }
@@ -295,9 +303,13 @@ export class Rib {
     const decision = decide(d.paths, this.options)
     const lossOf = new Map<Path, Loss>(decision.losses.map((l) => [l.path, l]))
     const name = (p: Path) => `${p.source.address}${p.pathId === 0 ? "" : `#${p.pathId}`}`
+    // Best first, then the rest of the multipath set, then the others by peer address: never the order
+    // the paths arrived in.
+    const rank = (p: Path) => (p === decision.best ? 0 : decision.multipath.includes(p) ? 1 : 2)
+    const ordered = d.paths.slice().sort((a, b) => rank(a) - rank(b) || canonicalPathOrder(a, b))
     return {
       prefix: formatPrefix(d.prefix),
-      paths: d.paths.map((p) => {
+      paths: ordered.map((p) => {
         const l = lossOf.get(p)
         return {
           source: p.source.address,
