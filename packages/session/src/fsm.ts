@@ -12,7 +12,9 @@
  *   going to Idle (§8.2.2 Connect state, event 18).
  * - Errors after TCP is up (NOTIFICATION sent or received, hold timer, TCP loss) go to Idle and restart
  *   automatically after IdleHoldTime, doubled per consecutive failure up to a cap (DampPeerOscillations,
- *   §8.1.1); a session that stays Established for StableTime resets it.
+ *   §8.1.1); a session that stays Established for StableTime resets it. A Cease/Connection Rejected or
+ *   Connection Collision Resolution received before Established is not such an error: the peer refused or
+ *   replaced that connection, not the session (damping it would refuse the connection the peer kept).
  * - Unexpected messages get the RFC 6608 FSM Error subcodes.
  * - An incoming connection while Established is refused with Cease/Connection Collision Resolution,
  *   unless the peer negotiated graceful restart (RFC 4724 §4.2: the new OPEN means the peer restarted) or
@@ -41,6 +43,11 @@ export interface Connection {
   readonly state: ConnectionState
   readonly peerOpen?: Open
   readonly negotiated?: Negotiated
+  /**
+   * Accepted while a graceful-restart session was Established: its OPEN means the peer restarted
+   * (RFC 4724 §4.2). A connection that predates the session is a collision partner instead (§6.8).
+   */
+  readonly restart?: boolean
 }
 
 /** Peer timers (ConnectRetry, IdleHold, Stable) and connection timers (the rest, keyed by connection). */
@@ -296,14 +303,15 @@ class Stepper {
     const self = this.conn(id)!
     for (const other of [...this.conns]) {
       if (other.id === id) continue
-      if (other.state === "Connecting" || other.state === "Connected") {
-        this.drop(other.id, { _tag: "CollisionResolved" }, cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION), false)
+      if (other.state === "Connecting") {
+        // Our own attempt, TCP not up yet: stop it (no collision can be detected with it, §6.8).
+        this.drop(other.id, { _tag: "CollisionResolved" }, undefined, false)
         continue
       }
       if (other.state === "Established") {
-        const gr = other.negotiated?.gracefulRestart !== undefined
-        if (gr) {
-          // RFC 4724 §4.2: a new OPEN from a graceful-restart peer means it restarted; drop the old session.
+        if (self.restart === true && other.negotiated?.gracefulRestart !== undefined) {
+          // RFC 4724 §4.2: an OPEN on a connection the graceful-restart peer opened after the session came
+          // up means it restarted; drop the old session.
           this.drop(other.id, { _tag: "PeerRestarted" }, undefined, false)
           continue
         }
@@ -316,7 +324,8 @@ class Stepper {
         this.drop(id, { _tag: "CollisionResolved" }, cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION), false)
         return false
       }
-      // Both in OpenSent/OpenConfirm: the connection opened by the higher identifier survives.
+      // The other is past TCP setup (Connected under DelayOpen, OpenSent, OpenConfirm): the connection
+      // opened by the higher identifier survives — the rule the peer applies too, so both keep the same one.
       const keepOut = this.keepOutgoing(n.peerId, n.peerAs)
       const loser = (self.direction === "outgoing") === keepOut ? other : self
       this.drop(loser.id, { _tag: "CollisionResolved" }, cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION), false)
@@ -333,19 +342,26 @@ class Stepper {
       return
     }
     const n = r.value
+    if (delayed) this.stopTimer("DelayOpen", id)
+    this.update(id, { state: "OpenConfirm", peerOpen: open, negotiated: n })
+    // §6.8: collision detection runs on receipt of the OPEN, before we answer it — a losing connection
+    // gets only the Cease (a KEEPALIVE first would let the peer reach Established on it).
+    if (!this.resolveCollision(id, n)) return
     if (delayed) {
       // Event 20: the peer's OPEN arrived while DelayOpenTimer ran — answer with OPEN and KEEPALIVE.
-      this.stopTimer("DelayOpen", id)
+      this.stopTimer("ConnectRetry")
       this.send(id, localOpen(this.f.config))
-      this.startTimer("SendHold", this.s.sendHoldTime, id)
+      if (n.holdTime > 0) this.startTimer("SendHold", this.s.sendHoldTime, id)
     }
     this.send(id, KEEPALIVE)
-    this.update(id, { state: "OpenConfirm", peerOpen: open, negotiated: n })
     if (n.holdTime > 0) {
       this.startTimer("Hold", n.holdTime, id)
       this.startTimer("Keepalive", n.keepaliveTime, id)
-    } else this.stopTimer("Hold", id)
-    this.resolveCollision(id, n)
+    } else {
+      // RFC 9687 §3: with a zero HoldTime the SendHoldTimer is stopped as well (no keepalives to make progress).
+      this.stopTimer("Hold", id)
+      this.stopTimer("SendHold", id)
+    }
   }
 
   /** A message that is not allowed in the connection's state: FSM Error (RFC 6608 subcodes). */
@@ -423,10 +439,13 @@ export const step = (fsm: Fsm, event: Event): StepResult => {
     }
     case "TcpCrAcked": {
       const c = t.conn(event.conn)
-      if (c === undefined || c.state !== "Connecting") {
+      if (c === undefined) {
+        // An attempt we already abandoned completed after all: close it.
         t.emit({ _tag: "Close", conn: event.conn })
         break
       }
+      // A repeated report for a live connection: closing it would leave it tracked here but gone.
+      if (c.state !== "Connecting") break
       t.tcpUp(c.id)
       break
     }
@@ -440,13 +459,20 @@ export const step = (fsm: Fsm, event: Event): StepResult => {
       const est = t.conns.find((c) => c.state === "Established")
       const allowOverEstablished = est !== undefined &&
         (est.negotiated?.gracefulRestart !== undefined || t.s.collisionDetectEstablished)
-      const dupIncoming = t.conns.some((c) => c.direction === "incoming")
+      // One incoming connection at a time — but an Established one does not count when a new one may
+      // replace it (a restarted graceful-restart peer reconnects to us; RFC 4724 §4.2).
+      const dupIncoming = t.conns.some((c) => c.direction === "incoming" && !(c === est && allowOverEstablished))
       if ((est !== undefined && !allowOverEstablished) || dupIncoming) {
         t.send(event.conn, cease(CeaseSubcode.CONNECTION_COLLISION_RESOLUTION))
         t.emit({ _tag: "Close", conn: event.conn })
         break
       }
-      t.conns.push({ id: event.conn, direction: "incoming", state: "Connecting" })
+      t.conns.push({
+        id: event.conn,
+        direction: "incoming",
+        state: "Connecting",
+        ...(est?.negotiated?.gracefulRestart !== undefined ? { restart: true } : {})
+      })
       t.tcpUp(event.conn)
       break
     }
@@ -484,12 +510,14 @@ export const step = (fsm: Fsm, event: Event): StepResult => {
       const c = t.conn(event.conn)
       if (c === undefined || c.state !== "Connected") break
       t.sendOpen(c.id)
+      // §8.2.2 event 12: ConnectRetryTimer is zeroed too (a failed attempt beside this one may have rearmed it).
+      t.stopTimer("ConnectRetry")
       break
     }
     case "SendProgress": {
       const c = t.conn(event.conn)
       if (c === undefined || rank[c.state] < rank.OpenSent) break
-      t.startTimer("SendHold", t.s.sendHoldTime, c.id)
+      if (c.negotiated?.holdTime !== 0) t.startTimer("SendHold", t.s.sendHoldTime, c.id)
       // §4.4: sending a KEEPALIVE or UPDATE restarts the KeepaliveTimer.
       const k = c.negotiated?.keepaliveTime ?? 0
       if ((c.state === "OpenConfirm" || c.state === "Established") && k > 0) t.startTimer("Keepalive", k, c.id)
@@ -536,11 +564,18 @@ export const step = (fsm: Fsm, event: Event): StepResult => {
       const c = t.conn(event.conn)
       if (c === undefined) break
       const message = shutdownMessage(event.notification)
+      // RFC 4486 Connection Rejected or Connection Collision Resolution before Established: the peer
+      // refused this connection (it may be idle-holding itself) or kept our other one (§6.8). Not a session
+      // failure: going to Idle would refuse the connection the peer kept, and two damped speakers would
+      // refuse each other forever. Keep listening and retry on ConnectRetryTimer instead.
+      const sub = event.notification.subcode
+      const rejected = event.notification.code === ErrorCode.CEASE && rank[c.state] < rank.Established &&
+        (sub === CeaseSubcode.CONNECTION_REJECTED || sub === CeaseSubcode.CONNECTION_COLLISION_RESOLUTION)
       t.drop(c.id, {
         _tag: "NotificationReceived",
         notification: event.notification,
         ...(message === undefined ? {} : { message })
-      }, undefined, true)
+      }, undefined, !rejected)
       break
     }
     case "MessageError": {

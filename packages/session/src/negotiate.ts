@@ -9,6 +9,7 @@ import {
   AddPathMode,
   Afi,
   bgpError,
+  CapabilityCode,
   encodeCapability,
   familyKey,
   myAsField,
@@ -150,7 +151,18 @@ const missingRequired = (name: string, remote: ReadonlyArray<Capability>, cfg: P
   }
   const local = localCapabilities(cfg).find((c) => c._tag === name)
   if (remote.some((c) => c._tag === name)) return undefined
-  return local ?? (name === "RouteRefresh" || name === "ExtendedMessage" ? { _tag: name } : undefined)
+  if (local !== undefined) return local
+  // Required but not advertised by us: name it by its code alone (there is no value of ours to echo).
+  const code = requiredCodes[name]
+  return code === undefined ? undefined : { _tag: "Unknown", code, value: new Uint8Array(0) }
+}
+
+const requiredCodes: Readonly<Record<string, number>> = {
+  FourOctetAs: CapabilityCode.FOUR_OCTET_AS,
+  RouteRefresh: CapabilityCode.ROUTE_REFRESH,
+  ExtendedMessage: CapabilityCode.EXTENDED_MESSAGE,
+  GracefulRestart: CapabilityCode.GRACEFUL_RESTART,
+  AddPath: CapabilityCode.ADD_PATH
 }
 
 const inBoth = (a: ReadonlyArray<FamilyConfig>, b: ReadonlyArray<FamilyConfig>): Family[] =>
@@ -182,8 +194,11 @@ export const negotiate = (cfg: PeerConfig, remote: Open): { readonly ok: true; r
   if (remote.holdTime !== 0 && (remote.holdTime < 3 || remote.holdTime < s.minHoldTime)) {
     return fail(bgpError("UnacceptableHoldTime", `hold time ${remote.holdTime}`))
   }
-  // RFC 9234 §4.2: role check.
+  // RFC 9234 §4.2: role check. Several Role capabilities that disagree are a mismatch in any case.
   const role = has(caps, "Role")
+  if (caps.some((c) => c._tag === "Role" && c.role !== role?.role)) {
+    return fail(bgpError("RoleMismatch", "conflicting BGP roles in one OPEN"))
+  }
   if (cfg.role !== undefined) {
     if (role === undefined && cfg.role.strict === true) {
       return fail(bgpError("RoleMismatch", "peer advertises no BGP role (strict mode)"))
@@ -197,7 +212,7 @@ export const negotiate = (cfg: PeerConfig, remote: Open): { readonly ok: true; r
     .map((n) => missingRequired(n, caps, cfg))
     .filter((c): c is Capability => c !== undefined)
   if (missing.length > 0) {
-    return fail(bgpError("UnsupportedCapability", `missing ${missing.map((c) => c._tag).join(", ")}`, { data: capabilityBytes(missing) }))
+    return fail(bgpError("UnsupportedCapability", `missing ${missing.map((c) => (c._tag === "Unknown" ? `capability ${c.code}` : c._tag)).join(", ")}`, { data: capabilityBytes(missing) }))
   }
 
   const holdTime = Math.min(s.holdTime, remote.holdTime)
