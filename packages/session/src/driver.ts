@@ -109,6 +109,8 @@ interface ConnRuntime {
   lastKeepaliveAt: number
   maxKeepaliveGap: number
   closed: boolean
+  /** The reader waits for our own consumer (not the peer): the hold timer must not blame the peer. */
+  readerBlocked: boolean
 }
 
 interface TimerEntry {
@@ -191,7 +193,10 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
             const t = yield* Clock.currentTimeMillis
             let due = entry.deadline
             // The hold timer also honours receipts noted by the reader fast path.
-            if (timer === "Hold" && rt !== undefined) due = Math.max(due, rt.lastRx + rt.holdMs)
+            if (timer === "Hold" && rt !== undefined) {
+              // While our own consumer holds the reader back, unread input is waiting: no expiry (as BIRD does).
+              due = Math.max(due, rt.lastRx + rt.holdMs, rt.readerBlocked ? t + rt.holdMs : 0)
+            }
             if (t >= due) break
             yield* Effect.sleep(due - t)
           }
@@ -233,7 +238,8 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
           holdMs: 0,
           lastKeepaliveAt: 0,
           maxKeepaliveGap: 0,
-          closed: false
+          closed: false,
+          readerBlocked: false
         }
         conns.set(id, rt)
         return rt
@@ -368,7 +374,10 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
 
     const deliver = (rt: ConnRuntime, messages: ReadonlyArray<Update | RouteRefresh>) =>
       Effect.gen(function*() {
+        rt.readerBlocked = true
         yield* Semaphore.take(inboundSlots, 1)
+        rt.readerBlocked = false
+        rt.lastRx = yield* Clock.currentTimeMillis
         yield* Queue.offer(inboundQ, { _tag: "Messages", conn: rt.id, messages })
       })
 
