@@ -284,10 +284,11 @@ export class UpdateGroup {
   }
 
   /** The whole Adj-RIB-Out for one member (a new session, or a route refresh), then End-of-RIB. */
-  fullTable(member: Member, endOfRib = true): Uint8Array[] {
+  fullTable(member: Member, endOfRib = true, afi?: number): Uint8Array[] {
     const buckets = new Map<string, { set: AttrSet; afi: 1 | 2; prefixes: Prefix[] }>()
     const add = (o: Out, prefix: Prefix) => {
-      if (o.from === member.sourceId) return
+      // A route refresh asks for one family (RFC 2918 §4).
+      if (o.from === member.sourceId || (afi !== undefined && prefix.afi !== afi)) return
       const bucket = `${o.set.id}|${prefix.afi}`
       let b = buckets.get(bucket)
       if (b === undefined) buckets.set(bucket, (b = { set: o.set, afi: prefix.afi, prefixes: [] }))

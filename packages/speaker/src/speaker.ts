@@ -11,13 +11,13 @@
  */
 import type { Prefix, RouteRefresh, Update } from "@starling/codec"
 import { Afi, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
-import type { DecisionOptions, Explanation, Path, Policy, RouteAttributes, RouteChange, Source } from "@starling/rib"
+import type { DecisionOptions, Explanation, Path, Policy, PrefixKey, RouteAttributes, RouteChange, Source } from "@starling/rib"
 import { asPathContains, Rib } from "@starling/rib"
 import type { DownReason, Inbound, Negotiated, Peer, PeerListener, SessionEvent, SessionState, Transport } from "@starling/session"
 import { makePeer, makePeerListener, tcpTransport } from "@starling/session"
-import { Context, Data, Deferred, Effect, Fiber, Layer, PubSub, Queue, Scope, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Fiber, Layer, PubSub, Queue, Scope, Stream } from "effect"
 import type { NeighborConfig, SpeakerConfig } from "./config.ts"
-import type { GroupSpec, Member, ReflectionSpec } from "./export.ts"
+import type { Delivery, GroupSpec, Member, ReflectionSpec } from "./export.ts"
 import { UpdateGroup } from "./export.ts"
 
 export class ConfigError extends Data.TaggedError("ConfigError")<{ readonly path: string; readonly detail: string }> {
@@ -288,22 +288,74 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         yield* nb.peer.send(all).pipe(Effect.ignore)
       }))
 
+    /** Hands a group's encoded deltas to its members' outbound queues. */
+    const deliver = (g: UpdateGroup, deliveries: ReadonlyArray<Delivery>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (deliveries.length === 0) return
+        for (const nb of neighbors.values()) {
+          if (nb.group !== g || nb.member === undefined || !nb.member.ready) continue
+          const msgs: Uint8Array[] = []
+          for (const d of deliveries) {
+            if (d.only !== undefined && d.only !== nb.source.id) continue
+            if (d.except !== undefined && d.except === nb.source.id) continue
+            for (const m of d.messages) msgs.push(m)
+          }
+          yield* enqueue(nb, msgs)
+        }
+      })
+
+    // MinRouteAdvertisementInterval (RFC 4271 §9.2.1.1), per update group: the first change after a quiet
+    // interval goes out at once; later ones are coalesced (by destination) and flushed when the interval
+    // is over, from the Loc-RIB as it is then — a destination that flapped is sent once, in its last state.
+    const interval = config.advertisementIntervalMs ?? 0
+    const pacing = new WeakMap<UpdateGroup, { pending: Map<PrefixKey, Prefix>; last: number; timer: boolean; due: boolean }>()
+    const pace = (g: UpdateGroup, changes: ReadonlyArray<RouteChange>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        let p = pacing.get(g)
+        if (p === undefined) pacing.set(g, p = { pending: new Map(), last: -Infinity, timer: false, due: false })
+        const now = yield* Clock.currentTimeMillis
+        if (!p.timer && !p.due && now - p.last >= interval) {
+          p.last = now
+          return yield* deliver(g, g.apply(changes))
+        }
+        for (const c of changes) p.pending.set(c.key, c.prefix)
+        if (p.timer || p.due) return
+        p.timer = true
+        const state = p
+        yield* Effect.forkIn(
+          Effect.sleep(Math.max(0, p.last + interval - now)).pipe(
+            Effect.andThen(Queue.offer(inputs, { _tag: "Call", run: () => Effect.sync(() => void ((state.timer = false), (state.due = true))) })),
+            Effect.asVoid
+          ),
+          scope
+        )
+      })
+    /** Sends what waited for the interval (after the batch's changes are committed). */
+    const flushDue = (): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        if (interval <= 0) return
+        for (const g of groups.values()) {
+          const p = pacing.get(g)
+          if (p === undefined || !p.due) continue
+          p.due = false
+          p.last = yield* Clock.currentTimeMillis
+          const changes: RouteChange[] = []
+          for (const [key, prefix] of p.pending) {
+            const d = rib.get(prefix)
+            const best = d?.best
+            changes.push({ key, prefix, best, previous: undefined, multipath: d?.multipath ?? [], paths: d === undefined || best === undefined || !rib.allPaths ? [] : rib.ordered(d) })
+          }
+          p.pending.clear()
+          yield* deliver(g, g.apply(changes))
+        }
+      })
+
     const exportChanges = (changes: ReadonlyArray<RouteChange>): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (changes.length === 0) return
         for (const g of groups.values()) {
-          const deliveries = g.apply(changes)
-          if (deliveries.length === 0) continue
-          for (const nb of neighbors.values()) {
-            if (nb.group !== g || nb.member === undefined || !nb.member.ready) continue
-            const msgs: Uint8Array[] = []
-            for (const d of deliveries) {
-              if (d.only !== undefined && d.only !== nb.source.id) continue
-              if (d.except !== undefined && d.except === nb.source.id) continue
-              for (const m of d.messages) msgs.push(m)
-            }
-            yield* enqueue(nb, msgs)
-          }
+          if (interval > 0) yield* pace(g, changes)
+          else yield* deliver(g, g.apply(changes))
         }
         if (PubSub.sizeUnsafe(routeEvents) >= 0) {
           for (const c of changes) {
@@ -421,8 +473,10 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           return
         }
         yield* Effect.logWarning(`${nb.name}: ${n} routes exceed the limit of ${mp.limit}; ${mp.action === "reset" ? "resetting" : "stopping"} the session`)
-        if (mp.action === "reset") yield* nb.peer.reset(CeaseSubcode.MAXIMUM_PREFIXES_REACHED)
-        else yield* nb.peer.stop(`maximum prefixes (${mp.limit}) reached`)
+        // RFC 4486: Cease/Maximum Number of Prefixes Reached either way; "stop" then disables the neighbor
+        // (ManualStop once Idle sends nothing more) until it is enabled again.
+        yield* nb.peer.reset(CeaseSubcode.MAXIMUM_PREFIXES_REACHED)
+        if (mp.action === "stop") yield* nb.peer.stop()
       })
 
     const onEstablished = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
@@ -498,9 +552,11 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
     const onRefreshRequest = (nb: Nb, m: RouteRefresh): Effect.Effect<void> =>
       Effect.gen(function*() {
         if (m.subtype !== RouteRefreshSubtype.NORMAL || nb.group === undefined || nb.member === undefined) return
+        // RFC 2918 §4: a family not negotiated is ignored; only unicast is kept in the Adj-RIB-Out.
+        if (m.safi !== Safi.UNICAST || nb.negotiated?.families.some((f) => f.afi === m.afi && f.safi === m.safi) !== true) return
         const enhanced = nb.negotiated?.enhancedRouteRefresh === true
         if (enhanced) yield* nb.peer.refresh(m.afi, m.safi, RouteRefreshSubtype.BORR).pipe(Effect.ignore)
-        yield* enqueue(nb, nb.group.fullTable(nb.member, false))
+        yield* enqueue(nb, nb.group.fullTable(nb.member, false, m.afi))
         if (enhanced) {
           // EoRR after the routes: queue it behind them.
           yield* Queue.offer(nb.outbound, [])
@@ -522,6 +578,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           else yield* guard(`input from ${input.nb.name}`, processInbound(input.nb, input.item))
         }
         yield* guard("export", Effect.suspend(() => exportChanges(rib.commit())))
+        yield* guard("paced export", Effect.suspend(flushDue))
       })),
       scope
     )
