@@ -491,6 +491,15 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           bgpId: n.peerId,
           internal: n.peerAs === config.localAs
         }
+        // RFC 4724 §4.2: stale routes of a family the restarted peer kept no forwarding state for (F bit
+        // clear, family missing, or no capability at all) are removed now, not at End-of-RIB.
+        for (const afi of [Afi.IPV4, Afi.IPV6] as const) {
+          const f = familyKey(afi, Safi.UNICAST)
+          if (!nb.staleFamilies.has(f)) continue
+          if (n.gracefulRestart?.families.some((x) => x.afi === afi && x.safi === Safi.UNICAST && x.forwarding) === true) continue
+          nb.staleFamilies.delete(f)
+          rib.sweepStale(nb.source, afi)
+        }
         yield* joinGroup(nb, n)
       })
 

@@ -83,6 +83,8 @@ export interface BirdStaticRoute {
   readonly largeCommunities?: ReadonlyArray<readonly [number, number, number]>
   readonly localPref?: number
   readonly med?: number
+  /** ORIGIN to set (`bgp_origin`). */
+  readonly origin?: "igp" | "egp" | "incomplete"
 }
 
 export interface BirdSpec {
@@ -164,6 +166,7 @@ const staticBlocks = (routes: ReadonlyArray<BirdStaticRoute>): string[] => {
       for (const [a, b, c] of r.largeCommunities ?? []) sets.push(`bgp_large_community.add((${a}, ${b}, ${c}));`)
       if (r.localPref !== undefined) sets.push(`bgp_local_pref = ${r.localPref};`)
       if (r.med !== undefined) sets.push(`bgp_med = ${r.med};`)
+      if (r.origin !== undefined) sets.push(`bgp_origin = ORIGIN_${r.origin.toUpperCase()};`)
       const target = r.via === undefined ? "blackhole" : `via ${r.via}`
       out.push(`  route ${r.prefix} ${target}${sets.length === 0 ? "" : ` { ${sets.join(" ")} }`};`)
     }
@@ -316,6 +319,39 @@ export const parseShowProtocolsAll = (out: string): BirdProtocol => {
 }
 
 // -------------------------------------------------------------------------------------------------
+// `show route all` parsed
+
+export interface BirdRoute {
+  readonly prefix: string
+  /** The route line after the prefix: "unreachable [ext_peer 19:51:26.664 from 127.66.6.1] * (100) [AS65010e]". */
+  readonly summary: string
+  /** "Key: value" lines: "BGP.as_path" → "65010 65010", "BGP.fa [t]" → "01 02 03 04" (unknown type 0xfa). */
+  readonly attributes: Readonly<Record<string, string>>
+}
+
+/** Every path `show route all` lists (several per prefix when BIRD has several). */
+export const parseShowRouteAll = (out: string): BirdRoute[] => {
+  const routes: Array<{ prefix: string; summary: string; attributes: Record<string, string> }> = []
+  let prefix: string | undefined
+  for (const line of out.split("\n")) {
+    if (line.trim() === "" || /^BIRD .* ready\.$/.test(line) || line.startsWith("Table ")) continue
+    if (line.startsWith("\t")) {
+      const kv = keyValue(line)
+      const r = routes[routes.length - 1]
+      if (kv !== undefined && r !== undefined) r.attributes[kv[0]] = kv[1]
+      continue
+    }
+    if (!line.startsWith(" ")) {
+      const m = /^(\S+)\s+(.*)$/.exec(line)
+      if (m === null) continue
+      prefix = m[1]!
+      routes.push({ prefix, summary: m[2]!, attributes: {} })
+    } else if (prefix !== undefined) routes.push({ prefix, summary: line.trim(), attributes: {} })
+  }
+  return routes
+}
+
+// -------------------------------------------------------------------------------------------------
 // The running router
 
 export interface Bird {
@@ -333,7 +369,12 @@ export interface Bird {
   readonly log: () => string
   /** Rewrites the config and runs `birdc configure`. */
   readonly reconfigure: (spec: BirdSpec) => Promise<void>
-  readonly start: () => Promise<void>
+  /**
+   * Starts BIRD (after `stop` / `kill`). `spec` rewrites the config first (what the router has after a
+   * restart); `gracefulRecovery` runs `bird -R`: RFC 4724 restart with the Restart State and Forwarding
+   * State bits set, as a router that kept its forwarding state across the restart.
+   */
+  readonly start: (opts?: { readonly spec?: BirdSpec; readonly gracefulRecovery?: boolean }) => Promise<void>
   /** SIGTERM (BIRD sends Cease to its peers and exits), SIGKILL after a grace period. */
   readonly stop: () => Promise<void>
   /** SIGKILL: no NOTIFICATION, sockets reset by the kernel. */
@@ -390,9 +431,16 @@ export const startBird = async (initial: BirdSpec): Promise<Bird> => {
       const out = await birdc("configure")
       if (!/Reconfigur/.test(out)) throw new Error(`birdc configure: ${out}`)
     },
-    start: async () => {
+    start: async (opts = {}) => {
       if (proc !== undefined) throw new Error(`BIRD ${spec.name} is already running`)
-      const p = start(`bird-${spec.name}`, BIRD, ["-f", "-c", configFile, "-s", socket, "-P", join(dir, "bird.pid")])
+      if (opts.spec !== undefined) {
+        spec = opts.spec
+        await write(spec)
+      }
+      const p = start(`bird-${spec.name}`, BIRD, [
+        "-f", "-c", configFile, "-s", socket, "-P", join(dir, "bird.pid"),
+        ...(opts.gracefulRecovery === true ? ["-R"] : [])
+      ])
       proc = p
       let ready = false
       try {

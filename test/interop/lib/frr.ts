@@ -60,6 +60,8 @@ export interface FrrStaticRoute {
   readonly med?: number
   /** IPv4 or IPv6 next hop to set (a route-map `set ip next-hop` / `set ipv6 next-hop global`). */
   readonly nextHop?: string
+  /** ORIGIN to set (`set origin`); FRR's default for `network` routes is IGP. */
+  readonly origin?: "igp" | "egp" | "incomplete"
 }
 
 export interface FrrSpec {
@@ -148,6 +150,7 @@ export const frrConfig = (spec: FrrSpec): string => {
     if (r.localPref !== undefined) l.push(` set local-preference ${r.localPref}`)
     if (r.med !== undefined) l.push(` set metric ${r.med}`)
     if (r.nextHop !== undefined) l.push(r.nextHop.includes(":") ? ` set ipv6 next-hop global ${r.nextHop}` : ` set ip next-hop ${r.nextHop}`)
+    if (r.origin !== undefined) l.push(` set origin ${r.origin}`)
     l.push("!")
   })
   for (const x of spec.extra ?? []) l.push(x)
@@ -156,7 +159,8 @@ export const frrConfig = (spec: FrrSpec): string => {
 }
 
 const routeMapNeeded = (r: FrrStaticRoute) =>
-  (r.communities?.length ?? 0) > 0 || (r.largeCommunities?.length ?? 0) > 0 || r.localPref !== undefined || r.med !== undefined || r.nextHop !== undefined
+  (r.communities?.length ?? 0) > 0 || (r.largeCommunities?.length ?? 0) > 0 || r.localPref !== undefined || r.med !== undefined || r.nextHop !== undefined ||
+  r.origin !== undefined
 
 // -------------------------------------------------------------------------------------------------
 // The running router
