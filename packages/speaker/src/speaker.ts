@@ -10,12 +10,12 @@
  * growing memory without bound.
  */
 import type { Prefix, RouteRefresh, Update } from "@starling/codec"
-import { Afi, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
+import { Afi, buildWithdrawals, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
 import type { DecisionOptions, Explanation, Path, Policy, PrefixKey, RouteAttributes, RouteChange, Source } from "@starling/rib"
-import { asPathContains, Rib } from "@starling/rib"
+import { asPathContains, keyPrefix, Rib } from "@starling/rib"
 import type { DownReason, Inbound, Negotiated, Peer, PeerListener, SessionEvent, SessionState, Transport } from "@starling/session"
 import { makePeer, makePeerListener, tcpTransport } from "@starling/session"
-import { Clock, Context, Data, Deferred, Effect, Fiber, Layer, PubSub, Queue, Scope, Stream } from "effect"
+import { Clock, Context, Data, Deferred, Effect, Fiber, Layer, PubSub, Queue, Result, Scope, Stream } from "effect"
 import type { NeighborConfig, SpeakerConfig } from "./config.ts"
 import type { Delivery, GroupSpec, Member, ReflectionSpec } from "./export.ts"
 import { UpdateGroup } from "./export.ts"
@@ -51,6 +51,33 @@ export interface NeighborStatus {
   readonly routesAdvertised: number
   readonly negotiated?: Negotiated
   readonly lastDown?: DownReason
+  /** UPDATE messages received and sent (End-of-RIB included) since the neighbor was added. */
+  readonly updatesReceived: number
+  readonly updatesSent: number
+  /** The dynamic-neighbor range (prefix) this neighbor was accepted through, if any. */
+  readonly dynamicRange?: string
+}
+
+/** What `reconfigureNeighbor` did for the import and the export side. */
+export interface Reconfigured {
+  /**
+   * "soft-reconfiguration": import policy re-run over the retained pre-policy routes; "route-refresh":
+   * the neighbor was asked to re-send (RFC 2918); "reset": neither was possible, the session was reset;
+   * "idle": the session is not up, the change applies when it comes up.
+   */
+  readonly import: "unchanged" | "soft-reconfiguration" | "route-refresh" | "reset" | "idle"
+  /** "re-export": the neighbor moved to the update group of its new settings, with the difference sent. */
+  readonly export: "unchanged" | "re-export" | "idle"
+}
+
+/** A range of addresses whose connections are accepted without configuring each neighbor first. */
+export interface DynamicNeighbors {
+  /** e.g. "10.0.0.0/16" */
+  readonly prefix: string
+  /** The neighbor for a new remote address in the range (passive is forced); undefined refuses it. */
+  readonly neighbor: (remote: { readonly address: string; readonly port: number }) => NeighborConfig | undefined
+  /** At most this many neighbors from the range at once (default unlimited); read at each new connection. */
+  readonly limit?: number | undefined
 }
 
 /** Hooks the route reflector plugs in (RFC 4456 loop checks and reflection rules). */
@@ -69,6 +96,20 @@ export interface SpeakerApi {
   readonly removeNeighbor: (address: string, message?: string) => Effect.Effect<void>
   readonly enableNeighbor: (address: string) => Effect.Effect<void, ConfigError>
   readonly disableNeighbor: (address: string, message?: string) => Effect.Effect<void, ConfigError>
+  /**
+   * Changes the settings of a neighbor that do not need a new session: import and export policy,
+   * allowAsIn, next hop settings, addPathSendMax, maxPrefix, name. Import changes are applied by soft
+   * reconfiguration (with `retainPrePolicy`) or a ROUTE-REFRESH request; export changes by moving the
+   * neighbor to its new update group and sending the difference. Other fields are ignored here.
+   */
+  readonly reconfigureNeighbor: (n: NeighborConfig) => Effect.Effect<Reconfigured, ConfigError>
+  /**
+   * Accepts connections from a range on every listener, each making a passive neighbor; such a
+   * neighbor is removed again when its session ends (Kubernetes nodes that come and go).
+   */
+  readonly addDynamicNeighbors: (range: DynamicNeighbors) => Effect.Effect<void, ConfigError>
+  /** Destinations in the Loc-RIB. */
+  readonly locRibSize: Effect.Effect<number>
   /** Originate a local route (IPv4 next hop as `attributes.nextHop`, IPv6 as `mpNextHop`). */
   readonly originate: (prefix: Prefix | string, attributes?: RouteAttributes) => Effect.Effect<void, ConfigError>
   readonly withdraw: (prefix: Prefix | string) => Effect.Effect<void, ConfigError>
@@ -97,8 +138,8 @@ type Input =
   | { readonly _tag: "Call"; readonly run: () => Effect.Effect<void> }
 
 interface Nb {
-  readonly cfg: NeighborConfig
-  readonly name: string
+  cfg: NeighborConfig
+  name: string
   readonly peer: Peer
   readonly scope: Scope.Closeable
   source: Source
@@ -116,6 +157,9 @@ interface Nb {
   /** Families whose stale routes wait for End-of-RIB. */
   staleFamilies: Set<number>
   removed: boolean
+  updatesIn: number
+  updatesOut: number
+  readonly dynamicRange: string | undefined
 }
 
 const addressBytes = (a: string): Uint8Array => {
@@ -285,6 +329,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         nb.queued = Math.max(0, nb.queued - batches.length)
         const all: Uint8Array[] = []
         for (const b of batches) for (const m of b) all.push(m)
+        nb.updatesOut += all.length
         yield* nb.peer.send(all).pipe(Effect.ignore)
       }))
 
@@ -369,7 +414,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         }
       })
 
-    const joinGroup = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
+    const joinGroup = (nb: Nb, n: Negotiated, endOfRib = true): Effect.Effect<void> =>
       Effect.gen(function*() {
         const spec = groupSpec(nb, n)
         let g = groups.get(spec.key)
@@ -382,7 +427,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         nb.member = { sourceId: nb.source.id, ready: true }
         g.members.add(nb.member)
         // The initial table, then End-of-RIB for each family (RFC 4724 §2).
-        yield* enqueue(nb, g.fullTable(nb.member))
+        yield* enqueue(nb, g.fullTable(nb.member, endOfRib))
       })
 
     const leaveGroup = (nb: Nb): void => {
@@ -430,7 +475,8 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       if (u.nlri.length === 0 && (mp === undefined || mp.nlri.length === 0)) return
       let base: RouteAttributes = u.attributes
       const external = !nb.source.internal
-      const loop = asPathContains(base, config.localAs, nb.cfg.allowAsIn ?? 0) || hooks.rejectImport?.(nb.cfg, base) === true
+      // RFC 4456 §8: our own route reflected back to us (ORIGINATOR_ID is our BGP Identifier) is ignored.
+      const loop = asPathContains(base, config.localAs, nb.cfg.allowAsIn ?? 0) || base.originatorId === routerId || hooks.rejectImport?.(nb.cfg, base) === true
       if (external && base.localPref !== undefined) {
         // RFC 4271 §5.1.5: LOCAL_PREF from an external peer is ignored.
         const { localPref: _, ...rest } = base
@@ -549,8 +595,10 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
             return yield* onDown(nb, item.reason)
           case "Messages": {
             for (const m of item.messages) {
-              if (m._tag === "Update") importUpdate(nb, m)
-              else yield* onRefreshRequest(nb, m)
+              if (m._tag === "Update") {
+                nb.updatesIn++
+                importUpdate(nb, m)
+              } else yield* onRefreshRequest(nb, m)
             }
             return yield* checkMaxPrefix(nb)
           }
@@ -603,7 +651,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       return Effect.succeed({ policy: found, name: policyName(found, p) })
     }
 
-    const addNeighbor = (cfg: NeighborConfig, path = "neighbors"): Effect.Effect<void, ConfigError> =>
+    const addNeighbor = (cfg: NeighborConfig, path = "neighbors", dynamicRange?: string): Effect.Effect<Peer, ConfigError> =>
       Effect.gen(function*() {
         const p = `${path}[${cfg.address}]`
         if (parseIpv4(cfg.address) === undefined && ipv6ToBytes(cfg.address) === undefined) {
@@ -667,7 +715,10 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           queued: 0,
           staleTimer: undefined,
           staleFamilies: new Set(),
-          removed: false
+          removed: false,
+          updatesIn: 0,
+          updatesOut: 0,
+          dynamicRange
         }
         neighbors.set(cfg.address, nb)
         // ADD-PATH send needs every path of a destination from the RIB, not just the best.
@@ -676,12 +727,126 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         yield* Effect.forkIn(Effect.forever(Effect.flatMap(peer.inbound, (item) => Queue.offer(inputs, { _tag: "Inbound", nb, item }))), nbScope)
         yield* Effect.forkIn(sender(nb), nbScope)
         yield* Effect.forkIn(
-          Effect.flatMap(peer.events, (sub) => Effect.forever(Effect.flatMap(PubSub.take(sub), (e) => PubSub.publish(sessionEvents, e)))).pipe(
+          Effect.flatMap(peer.events, (sub) =>
+            Effect.forever(Effect.flatMap(PubSub.take(sub), (e) =>
+              Effect.andThen(
+                PubSub.publish(sessionEvents, e),
+                // A dynamic neighbor lives as long as its session: back to Idle, it goes.
+                dynamicRange !== undefined && e._tag === "StateChanged" && e.to === "Idle" && !nb.removed
+                  ? Effect.forkIn(removeNeighbor(cfg.address, "dynamic neighbor gone"), scope)
+                  : Effect.void
+              )))).pipe(
             Scope.provide(nbScope)
           ),
           nbScope
         )
         if (cfg.enabled ?? true) yield* peer.start
+        return peer
+      })
+
+    function removeNeighbor(address: string, message?: string): Effect.Effect<void> {
+      return Effect.gen(function*() {
+        const nb = neighbors.get(address)
+        if (nb === undefined || nb.removed) return
+        yield* nb.peer.stop(message ?? "neighbor removed")
+        yield* Effect.sleep("50 millis")
+        for (const l of listeners) yield* l.unregister(nb.peer)
+        yield* call(() =>
+          Effect.gen(function*() {
+            nb.removed = true
+            leaveGroup(nb)
+            rib.dropSource(nb.source)
+            if (neighbors.get(address) === nb) neighbors.delete(address)
+          })
+        )
+        yield* Scope.close(nb.scope, { _tag: "Success", value: undefined } as never)
+      })
+    }
+
+    /** Soft reconfiguration inbound: import policy and loop checks again over the pre-policy routes. */
+    const reimport = (nb: Nb): void => {
+      const eBgpNoPolicy = !nb.source.internal && (config.ebgpRequiresPolicy ?? true) && nb.importPolicy === undefined
+      for (const { prefix, attrs } of [...rib.prePolicyRoutes(nb.source)]) {
+        const loop = asPathContains(attrs, config.localAs, nb.cfg.allowAsIn ?? 0) || attrs.originatorId === routerId || hooks.rejectImport?.(nb.cfg, attrs) === true
+        if (loop || eBgpNoPolicy) rib.withdraw(nb.source, prefix)
+        else importRoute(nb, prefix, attrs)
+      }
+    }
+
+    /** What the neighbor's group has advertised to it, by prefix key (path id included under ADD-PATH). */
+    const advertised = (nb: Nb): Map<string, Prefix> => {
+      const out = new Map<string, Prefix>()
+      const g = nb.group
+      const m = nb.member
+      if (g === undefined || m === undefined) return out
+      for (const [k, o] of g.adjOut) if (o.from !== m.sourceId) out.set(String(k), keyPrefix(k))
+      for (const [k, paths] of g.adjOutPaths) {
+        for (const [id, o] of paths) if (o.from !== m.sourceId) out.set(`${String(k)}#${id}`, { ...keyPrefix(k), pathId: id })
+      }
+      return out
+    }
+
+    /** Re-export: the neighbor joins the group of its new settings; what it no longer gets is withdrawn. */
+    const regroup = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const before = advertised(nb)
+        leaveGroup(nb)
+        yield* joinGroup(nb, n, false)
+        const after = advertised(nb)
+        const gone: Prefix[][] = [[], []]
+        for (const [k, p] of before) if (!after.has(k)) gone[p.afi === Afi.IPV4 ? 0 : 1]!.push(p)
+        const msgs: Uint8Array[] = []
+        for (const [i, ps] of gone.entries()) {
+          if (ps.length === 0) continue
+          const r = buildWithdrawals(i === 0 ? Afi.IPV4 : Afi.IPV6, ps, n.tx)
+          if (Result.isSuccess(r)) msgs.push(...r.success)
+        }
+        yield* enqueue(nb, msgs)
+      })
+
+    const reconfigureNeighbor = (cfg: NeighborConfig): Effect.Effect<Reconfigured, ConfigError> =>
+      Effect.gen(function*() {
+        const nb = yield* find(cfg.address)
+        const p = `neighbors[${cfg.address}]`
+        const imp = yield* resolvePolicy(cfg.importPolicy, `${p}.importPolicy`)
+        const exp = yield* resolvePolicy(cfg.exportPolicy, `${p}.exportPolicy`)
+        return yield* call(() =>
+          Effect.gen(function*() {
+            const old = nb.cfg
+            const importChanged = imp.policy !== nb.importPolicy || (old.allowAsIn ?? 0) !== (cfg.allowAsIn ?? 0)
+            const exportChanged = exp.name !== nb.exportPolicyName || (old.nextHopSelf ?? false) !== (cfg.nextHopSelf ?? false) ||
+              old.nextHopV6 !== cfg.nextHopV6 || old.addPathSendMax !== cfg.addPathSendMax
+            nb.cfg = inPlace(old, cfg)
+            nb.name = nb.cfg.name ?? nb.cfg.address
+            nb.importPolicy = imp.policy
+            nb.exportPolicy = exp.policy
+            nb.exportPolicyName = exp.name
+            const n = nb.negotiated
+            let importDone: Reconfigured["import"] = "unchanged"
+            if (importChanged) {
+              if (n === undefined) importDone = "idle"
+              else if (config.retainPrePolicy === true) {
+                reimport(nb)
+                importDone = "soft-reconfiguration"
+              } else if (n.routeRefresh) {
+                for (const f of n.families) yield* nb.peer.refresh(f.afi, f.safi).pipe(Effect.ignore)
+                importDone = "route-refresh"
+              } else {
+                yield* nb.peer.reset(CeaseSubcode.OTHER_CONFIGURATION_CHANGE, "import policy changed")
+                importDone = "reset"
+              }
+            }
+            let exportDone: Reconfigured["export"] = "unchanged"
+            if (exportChanged) {
+              if (n === undefined || nb.group === undefined || importDone === "reset") exportDone = "idle"
+              else {
+                yield* regroup(nb, n)
+                exportDone = "re-export"
+              }
+            }
+            return { import: importDone, export: exportDone }
+          })
+        )
       })
 
     for (const n of config.neighbors ?? []) yield* addNeighbor(n)
@@ -701,24 +866,34 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       routerId,
       localAs: config.localAs,
       listeners,
-      addNeighbor: (n) => addNeighbor(n),
-      removeNeighbor: (address, message) =>
+      addNeighbor: (n) => Effect.asVoid(addNeighbor(n)),
+      removeNeighbor,
+      reconfigureNeighbor,
+      addDynamicNeighbors: (range) =>
         Effect.gen(function*() {
-          const nb = neighbors.get(address)
-          if (nb === undefined) return
-          yield* nb.peer.stop(message ?? "neighbor removed")
-          yield* Effect.sleep("50 millis")
-          for (const l of listeners) yield* l.unregister(nb.peer)
-          yield* call(() =>
+          if (parsePrefix(range.prefix) === undefined) return yield* new ConfigError({ path: "dynamicNeighbors.prefix", detail: `not a prefix: ${range.prefix}` })
+          if (listeners.length === 0) return yield* new ConfigError({ path: "listen", detail: "dynamic neighbors need a listen address" })
+          const create = (remote: { readonly address: string; readonly port: number }): Effect.Effect<Peer | undefined> =>
             Effect.gen(function*() {
-              nb.removed = true
-              leaveGroup(nb)
-              rib.dropSource(nb.source)
-              neighbors.delete(address)
+              const cfg = range.neighbor(remote)
+              if (cfg === undefined || neighbors.has(remote.address)) return undefined
+              let count = 0
+              for (const x of neighbors.values()) if (x.dynamicRange === range.prefix && !x.removed) count++
+              if (range.limit !== undefined && count >= range.limit) {
+                yield* Effect.logWarning(`refusing ${remote.address}: ${count} dynamic neighbors from ${range.prefix} already (limit)`)
+                return undefined
+              }
+              const r = yield* Effect.result(addNeighbor({ ...cfg, address: remote.address, passive: true }, "dynamicNeighbors", range.prefix))
+              if (Result.isFailure(r)) {
+                yield* Effect.logWarning(`refusing ${remote.address}: ${r.failure.message}`)
+                return undefined
+              }
+              yield* Effect.logInfo(`dynamic neighbor ${remote.address} accepted from ${range.prefix}`).pipe(Effect.annotateLogs({ peer: remote.address }))
+              return r.success
             })
-          )
-          yield* Scope.close(nb.scope, { _tag: "Success", value: undefined } as never)
+          for (const l of listeners) yield* l.addRange({ prefix: range.prefix, create })
         }),
+      locRibSize: call(() => rib.size),
       enableNeighbor: (address) => Effect.flatMap(find(address), (nb) => nb.peer.start),
       disableNeighbor: (address, message) => Effect.flatMap(find(address), (nb) => nb.peer.stop(message)),
       originate: (prefix, attributes = {}) =>
@@ -746,7 +921,10 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
             routesReceived: rib.pathCount(nb.source),
             routesAdvertised: nb.group === undefined || nb.member === undefined ? 0 : nb.group.advertisedTo(nb.member),
             ...(nb.negotiated === undefined ? {} : { negotiated: nb.negotiated }),
-            ...(nb.lastDown === undefined ? {} : { lastDown: nb.lastDown })
+            ...(nb.lastDown === undefined ? {} : { lastDown: nb.lastDown }),
+            updatesReceived: nb.updatesIn,
+            updatesSent: nb.updatesOut,
+            ...(nb.dynamicRange === undefined ? {} : { dynamicRange: nb.dynamicRange })
           })))
       ),
       changes: Stream.unwrap(Effect.gen(function*() {
@@ -773,6 +951,16 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
     }
     return api
   })
+
+/** `old` with the fields `reconfigureNeighbor` may change in place taken from `next` (absent ones removed). */
+const inPlace = (old: NeighborConfig, next: NeighborConfig): NeighborConfig => {
+  const out: Record<string, unknown> = { ...old }
+  for (const k of ["name", "importPolicy", "exportPolicy", "allowAsIn", "nextHopSelf", "nextHopV6", "addPathSendMax", "maxPrefix"] as const) {
+    if (next[k] === undefined) delete out[k]
+    else out[k] = next[k]
+  }
+  return out as unknown as NeighborConfig
+}
 
 const encodeRefreshMarker = (afi: number, safi: number): Uint8Array => {
   const b = new Uint8Array(23)
