@@ -43,7 +43,7 @@ export interface RunningSpeaker {
    * may hold its last export batch until something wakes its main loop).
    */
   readonly waitTable: (what: string, check: (t: Map<string, RouteInfo>) => boolean, opts?: { readonly timeoutMs?: number; readonly poke?: () => Promise<unknown> }) => Promise<Map<string, RouteInfo>>
-  /** Polls until the neighbor is Established. */
+  /** Polls until the neighbor is Established and the speaker has handled it (its status shows `negotiated`). */
   readonly established: (address: string, timeoutMs?: number) => Promise<NeighborStatus>
   readonly close: () => Promise<void>
 }
@@ -107,7 +107,8 @@ export const startSpeaker = async (config: SpeakerConfig, opts: { readonly logLe
       try {
         return await waitFor(`${config.routerId}: ${address} Established`, async () => {
           const n = await s.neighbor(address)
-          return n.state === "Established" ? n : undefined
+          // The session is up and the RIB fiber has taken it in (negotiated, establishedAt, update group).
+          return n.state === "Established" && n.negotiated !== undefined && n.establishedAt !== undefined ? n : undefined
         }, timeoutMs, 50)
       } catch (e) {
         throw new Error(`${e instanceof Error ? e.message : String(e)}\nsessions:\n${history()}`)
