@@ -34,7 +34,12 @@ export interface NeighborConfig {
   /** With ADD-PATH send negotiated: how many paths per prefix to advertise (default: all). */
   readonly addPathSendMax?: number
   /** RFC 4724: advertise graceful restart and act as helper for the neighbor. */
-  readonly gracefulRestart?: { readonly restartTime: number; readonly notification?: boolean }
+  readonly gracefulRestart?: {
+    readonly restartTime: number
+    readonly notification?: boolean
+    /** After the peer is back, how long its routes may stay stale without End-of-RIB (default 360 s). */
+    readonly staleTime?: number
+  }
   readonly role?: RoleConfig
   readonly nextHopSelf?: boolean
   /** IPv6 next hop for IPv6 routes we send (needed when the session runs over IPv4). */

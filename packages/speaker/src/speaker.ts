@@ -214,6 +214,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
     const scope = yield* Effect.scope
     const inputs = yield* Queue.bounded<Input>(1024)
     const routeEvents = yield* PubSub.unbounded<RouteEvent>()
+    let routeSubscribers = 0
     const sessionEvents = yield* PubSub.unbounded<SessionEvent>()
     const neighbors = new Map<string, Nb>()
     const groups = new Map<string, UpdateGroup>()
@@ -402,15 +403,14 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           if (interval > 0) yield* pace(g, changes)
           else yield* deliver(g, g.apply(changes))
         }
-        if (PubSub.sizeUnsafe(routeEvents) >= 0) {
+        // Route events only for someone listening: building them (next hops as text) for a million
+        // changes nobody reads showed in profiles.
+        if (routeSubscribers > 0) {
+          const events: RouteEvent[] = []
           for (const c of changes) {
-            yield* PubSub.publish(routeEvents, {
-              _tag: "Route",
-              prefix: c.prefix,
-              best: c.best === undefined ? undefined : routeInfo(c.best),
-              multipath: c.multipath.map(routeInfo)
-            })
+            events.push({ _tag: "Route", prefix: c.prefix, best: c.best === undefined ? undefined : routeInfo(c.best), multipath: c.multipath.map(routeInfo) })
           }
+          yield* PubSub.publishAll(routeEvents, events)
         }
       })
 
@@ -545,6 +545,30 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           if (n.gracefulRestart?.families.some((x) => x.afi === afi && x.safi === Safi.UNICAST && x.forwarding) === true) continue
           nb.staleFamilies.delete(f)
           rib.sweepStale(nb.source, afi)
+        }
+        if (nb.staleTimer !== undefined) {
+          yield* Fiber.interrupt(nb.staleTimer)
+          nb.staleTimer = undefined
+        }
+        if (nb.staleFamilies.size > 0) {
+          // RFC 4724 §4.2: a peer that never sends End-of-RIB does not keep stale routes forever (FRR's
+          // stalepath-time, 360 s by default).
+          const families = nb.staleFamilies
+          nb.staleTimer = yield* Effect.forkIn(
+            Effect.sleep(`${nb.cfg.gracefulRestart?.staleTime ?? 360} seconds`).pipe(
+              Effect.andThen(Queue.offer(inputs, {
+                _tag: "Call",
+                run: () =>
+                  Effect.sync(() => {
+                    if (nb.staleFamilies !== families) return
+                    for (const f of families) if ((f & 0xff) === Safi.UNICAST) rib.sweepStale(nb.source, (f >> 8) === Afi.IPV4 ? Afi.IPV4 : Afi.IPV6)
+                    families.clear()
+                  })
+              })),
+              Effect.asVoid
+            ),
+            scope
+          )
         }
         yield* joinGroup(nb, n)
       })
@@ -936,6 +960,8 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
             Effect.gen(function*() {
               // Subscribe and snapshot in the same RIB step: no change can fall between the two.
               const subscription = yield* PubSub.subscribe(routeEvents).pipe(Scope.provide(outer))
+              routeSubscribers++
+              yield* Scope.addFinalizer(outer, Effect.sync(() => void routeSubscribers--))
               const snapshot: RouteEvent[] = [...rib.best()].map((d) => ({ _tag: "Route", prefix: d.prefix, best: routeInfo(d.best!), multipath: d.multipath.map(routeInfo) }))
               yield* Deferred.succeed(sub, { snapshot, subscription })
             })
