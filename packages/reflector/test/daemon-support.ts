@@ -194,3 +194,26 @@ export const stopChildren = async (): Promise<void> => {
 /** JSON log lines of a child's output (pino), parsed. */
 export const logLines = (out: string): Array<Record<string, unknown>> =>
   out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>)
+
+/** Runs a CLI command in this process with its stdout and stderr captured (cheaper than a child). */
+export const captureOutput = async (f: () => Promise<number>): Promise<{ code: number; stdout: string; stderr: string }> => {
+  let stdout = ""
+  let stderr = ""
+  const out = process.stdout.write.bind(process.stdout)
+  const err = process.stderr.write.bind(process.stderr)
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    stdout += String(chunk)
+    return true
+  }) as typeof process.stdout.write
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    stderr += String(chunk)
+    return true
+  }) as typeof process.stderr.write
+  try {
+    const code = await f()
+    return { code, stdout, stderr }
+  } finally {
+    process.stdout.write = out
+    process.stderr.write = err
+  }
+}

@@ -7,19 +7,11 @@
  * the running daemon (asked over its API), or against another file with `--against <old-file>`.
  */
 import { readFile } from "node:fs/promises"
-import { Effect, Exit, Result } from "effect"
 import type { DaemonConfig, PlannedChange, ReloadResult } from "@starling/reflector/daemon/index"
-import {
-  compilePolicies,
-  DEFAULT_API_PORT,
-  formatIssues,
-  formatPlan,
-  makeDaemon,
-  makePino,
-  parseConfig,
-  pinoLayer,
-  planReload
-} from "@starling/reflector/daemon/index"
+import { DEFAULT_API_PORT } from "@starling/reflector/daemon/defaults"
+
+// The daemon (Effect, pino, yaml, the speaker) loads only once the arguments are known to be right.
+const daemonModule = () => import("@starling/reflector/daemon/index")
 
 const USAGE = `usage: starling run --config <file> [--dry-run [--against <old-file>] [--api URL] [--token T]]
 
@@ -73,15 +65,16 @@ const parseArgs = (args: ReadonlyArray<string>): Options | string => {
   }
 }
 
-const readConfig = async (path: string) => {
+const readConfig = async (path: string): Promise<{ readonly config: DaemonConfig } | { readonly error: string }> => {
+  const { parseConfig } = await daemonModule()
   let text: string
   try {
     text = await readFile(path, "utf8")
   } catch (e) {
-    return Result.fail(`${path}: cannot read: ${e instanceof Error ? e.message : String(e)}`)
+    return { error: `${path}: cannot read: ${e instanceof Error ? e.message : String(e)}` }
   }
   const r = parseConfig(text, path, { env: process.env })
-  return Result.isSuccess(r) ? Result.succeed(r.success) : Result.fail(r.failure.message)
+  return r._tag === "Success" ? { config: r.success.config } : { error: r.failure.message }
 }
 
 const apiUrl = (c: DaemonConfig, given: string | undefined): string => {
@@ -91,27 +84,29 @@ const apiUrl = (c: DaemonConfig, given: string | undefined): string => {
   return `http://${host}:${c.api?.port ?? DEFAULT_API_PORT}`
 }
 
-const printPlan = (changes: ReadonlyArray<PlannedChange>, against: string): void => {
+const printPlan = async (changes: ReadonlyArray<PlannedChange>, against: string): Promise<void> => {
+  const { formatPlan } = await daemonModule()
   process.stdout.write(`dry run: what a reload would change (against ${against})\n${formatPlan(changes)}\n`)
 }
 
 const dryRun = async (o: Options, text: string, config: DaemonConfig): Promise<number> => {
+  const { compilePolicies, formatIssues, planReload } = await daemonModule()
   if (o.against !== undefined) {
     const old = await readConfig(o.against)
-    if (Result.isFailure(old)) {
-      process.stderr.write(`${old.failure}\n`)
+    if ("error" in old) {
+      process.stderr.write(`${old.error}\n`)
       return 1
     }
-    const oldPolicies = compilePolicies(old.success.config)
+    const oldPolicies = compilePolicies(old.config)
     const changes = planReload({
-      old: old.success.config,
+      old: old.config,
       next: config,
       oldPolicies,
       newPolicies: compilePolicies(config, oldPolicies),
       // Offline: every configured neighbor is taken as up, with ROUTE-REFRESH.
-      running: (old.success.config.neighbors ?? []).map((n) => ({ address: n.address, established: true, routeRefresh: true }))
+      running: (old.config.neighbors ?? []).map((n) => ({ address: n.address, established: true, routeRefresh: true }))
     })
-    printPlan(changes, `${o.against}; sessions assumed up with ROUTE-REFRESH`)
+    await printPlan(changes, `${o.against}; sessions assumed up with ROUTE-REFRESH`)
     return 0
   }
   const url = apiUrl(config, o.api)
@@ -136,7 +131,7 @@ const dryRun = async (o: Options, text: string, config: DaemonConfig): Promise<n
     process.stderr.write(`${formatIssues(o.config, body.errors)}\n`)
     return 1
   }
-  printPlan(body.changes, `the daemon at ${url}`)
+  await printPlan(body.changes, `the daemon at ${url}`)
   return 0
 }
 
@@ -147,6 +142,8 @@ export const run = async (args: ReadonlyArray<string>): Promise<number> => {
     process.stderr.write(USAGE)
     return o === "" ? 0 : 2
   }
+  const { makeDaemon, makePino, parseConfig, pinoLayer } = await daemonModule()
+  const { Effect, Exit, Result } = await import("effect")
   let text: string
   try {
     text = await readFile(o.config, "utf8")

@@ -4,7 +4,7 @@
  * API returned.
  */
 import type { ExplainView, NeighborView, RouteView } from "@starling/reflector/daemon/index"
-import { DEFAULT_API_PORT } from "@starling/reflector/daemon/index"
+import { DEFAULT_API_PORT } from "@starling/reflector/daemon/defaults"
 
 const USAGE = `usage: starling show neighbors|routes|route <prefix> [options]
 

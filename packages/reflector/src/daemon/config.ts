@@ -147,7 +147,7 @@ export type DynamicRangeEntry = typeof DynamicRange.Type
 export type SessionFields = typeof DynamicRange.Type["template"]
 export type ApiConfig = typeof Api.Type
 
-export const DEFAULT_API_PORT = 8179
+export { DEFAULT_API_PORT } from "./defaults.ts"
 
 // -------------------------------------------------------------------------------------------------
 // Errors with paths and lines

@@ -19,7 +19,8 @@ import { makeReflector } from "../reflector.ts"
 import type { ApiResponse, ApiServer } from "./api.ts"
 import { ApiError, startApi } from "./api.ts"
 import type { CompiledPolicy, ConfigIssue, DaemonConfig, LoadedConfig } from "./config.ts"
-import { canonical, compilePolicies, ConfigFileError, DEFAULT_API_PORT, parseConfig, parseOriginate, parseWithdraw, toNeighborConfig, toSpeakerConfig } from "./config.ts"
+import { canonical, compilePolicies, ConfigFileError, parseConfig, parseOriginate, parseWithdraw, toNeighborConfig, toSpeakerConfig } from "./config.ts"
+import { DEFAULT_API_PORT } from "./defaults.ts"
 import type { LogSettings } from "./logging.ts"
 import type { DaemonCounters } from "./metrics.ts"
 import { LoopLag, renderMetrics } from "./metrics.ts"
@@ -115,6 +116,9 @@ const covers = (f: Prefix, p: Prefix): boolean => {
   }
   return true
 }
+
+const comparePrefix = (a: Prefix, b: Prefix): number =>
+  a.afi - b.afi || a.w0 - b.w0 || a.w1 - b.w1 || a.w2 - b.w2 || a.w3 - b.w3 || a.length - b.length
 
 const issuesText = (issues: ReadonlyArray<ConfigIssue>): string => issues.map((i) => `${i.path === "" ? "" : `${i.path}: `}${i.message}`).join("; ")
 
@@ -401,6 +405,8 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
           (neighbor === null || (!r.best.local && canonical(r.best.source) === canonical(neighbor))) &&
           (c === undefined || (r.best.attributes.communities ?? []).includes(c))
         )
+        // In address order, not the order the routes arrived in.
+        matching.sort((a, b) => comparePrefix(a.prefix, b.prefix))
         return { total: matching.length, truncated: matching.length > limit, routes: matching.slice(0, limit).map(routeView) }
       },
       explain: async (q: URLSearchParams) => {
