@@ -93,7 +93,9 @@ export const run = (cmd: string, args: ReadonlyArray<string>, opts: { allowFail?
       clearTimeout(timer)
       reject(e)
     })
-    child.once("exit", (code) => {
+    // "close", not "exit": the process can exit before its stdout is drained (birdc and bgpctl answers
+    // were seen empty under load with exit code 0).
+    child.once("close", (code) => {
       clearTimeout(timer)
       if (code !== 0 && opts.allowFail !== true) reject(new Error(`${cmd} ${args.join(" ")} exited ${code}: ${stderr || stdout}`))
       else resolve({ code, stdout, stderr })

@@ -13,6 +13,7 @@ import type { SessionEvent } from "@starling/session"
 import { tcpTransport } from "@starling/session"
 import type { NeighborStatus, RouteInfo, SpeakerApi, SpeakerConfig } from "@starling/speaker"
 import { makeSpeaker } from "@starling/speaker"
+import { makeReflector } from "@starling/reflector"
 import { waitFor } from "./process.ts"
 import type { WireMessage } from "./starling.ts"
 import { recordingTransport } from "./starling.ts"
@@ -50,7 +51,8 @@ export interface RunningSpeaker {
 
 const open = new Set<RunningSpeaker>()
 
-export const startSpeaker = async (config: SpeakerConfig, opts: { readonly logLevel?: LogLevel.LogLevel } = {}): Promise<RunningSpeaker> => {
+/** `opts.reflector`: a route reflector (@starling/reflector: the speaker with the RFC 4456 hooks). */
+export const startSpeaker = async (config: SpeakerConfig, opts: { readonly logLevel?: LogLevel.LogLevel; readonly reflector?: boolean } = {}): Promise<RunningSpeaker> => {
   const scope = Effect.runSync(Scope.make())
   const events: SessionEvent[] = []
   const wire: WireMessage[] = []
@@ -60,7 +62,7 @@ export const startSpeaker = async (config: SpeakerConfig, opts: { readonly logLe
     Effect.runPromise(effect.pipe(Effect.provideService(References.MinimumLogLevel, level)))
   const withConfig: SpeakerConfig = { ...config, transport: recordingTransport(config.transport ?? tcpTransport, wire) }
   const api = await Effect.runPromise(Scope.provide(scope)(Effect.gen(function*() {
-    const api = yield* makeSpeaker(withConfig)
+    const api = yield* (opts.reflector === true ? makeReflector(withConfig) : makeSpeaker(withConfig))
     yield* Effect.forkScoped(Stream.runForEach(api.sessionEvents, (e) => Effect.sync(() => void events.push(e))))
     yield* Effect.forkScoped(Stream.runForEach(api.changes, (e) =>
       Effect.sync(() => {
