@@ -78,6 +78,10 @@ describe("API", () => {
     const s = await startApi({ address: "::1", port: 0 }, handlers)
     expect(s.address).toBe("::1")
     await s.close()
+    // Without an address the API is on 127.0.0.1.
+    const dflt = await startDaemon(`localAs: 64512\nrouterId: 10.255.9.40\napi: { port: 0 }\n`)
+    expect(dflt.daemon.api()?.address).toBe("127.0.0.1")
+    await dflt.close()
     // The config says so before anything starts.
     await expect(startDaemon(config().replace("address: 127.0.0.1, port: 0", "address: 0.0.0.0, port: 0"))).rejects.toThrow(/api.address: 0.0.0.0 is not a loopback address/)
   })

@@ -138,6 +138,7 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
     let speakerScope: Scope.Closeable
     let ranges = new Set<string>()
     let apiServer: ApiServer | undefined
+    let stopped = false
 
     // ---------------------------------------------------------------------------------------------
     // The speaker
@@ -310,6 +311,7 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
             }
             return { ok: false, dryRun, source, changes: [], errors, failures: [] }
           })
+        if (stopped) return yield* failed([{ path: "", message: "the daemon is shutting down" }])
         let text = opts.text
         if (text === undefined) {
           if (options.configPath === undefined) return yield* failed([{ path: "", message: "no config file to reload from" }])
@@ -500,7 +502,6 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
     apiServer = opened.success
     yield* Effect.addFinalizer(() => closeApi)
 
-    let stopped = false
     const shutdown = (message = "shutting down") =>
       lock.withPermit(Effect.gen(function*() {
         if (stopped) return
