@@ -59,6 +59,8 @@ export interface RunningDut {
   readonly log: () => string
   readonly stop: () => Promise<void>
   readonly exited: () => boolean
+  /** Cpus_allowed_list of every process of the tree (what taskset achieved), e.g. "0". */
+  readonly affinity: () => string
 }
 
 export interface Dut {
@@ -79,6 +81,14 @@ const comm = (pid: number): string | undefined => {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim()
   } catch {
     return undefined
+  }
+}
+
+const cpusAllowed = (pid: number): string => {
+  try {
+    return /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? "?"
+  } catch {
+    return "?"
   }
 }
 
@@ -163,6 +173,7 @@ const launch = async (l: Launch): Promise<RunningDut> => {
     tree,
     log,
     exited: () => exitCode !== undefined,
+    affinity: () => [...new Set(tree().map(cpusAllowed))].join(" "),
     stop: async () => {
       const all = exitCode === undefined ? tree() : known
       if (exitCode === undefined) {
@@ -205,6 +216,9 @@ const starlingConfig = (s: RrSpec) => ({
     passive: true,
     routeReflectorClient: true,
     holdTime: s.holdTime,
+    // As BIRD's `error wait time 1, 10` and GoBGP's idle-hold-time-after-reset 1 in the interop configs
+    // (Starling's default is 5 s, doubling to 120 s).
+    idleHoldTime: { initial: 1, max: 10 },
     families: [{ afi: 1, safi: 1 }]
   }))
 })

@@ -19,6 +19,8 @@ export interface PeerOptions {
   readonly space?: PrefixSpace
   /** Prefixes this peer must end up holding (sinks): `complete` fires when reached. */
   readonly expect?: number
+  /** The peer's own prefixes in `space` (first index, count): reflected back, they are not counted. */
+  readonly own?: { readonly from: number; readonly count: number }
 }
 
 const KEEPALIVE = keepalive()
@@ -49,6 +51,10 @@ export class HarnessPeer {
   constructor(options: PeerOptions) {
     this.options = options
     this.counter = options.space === undefined ? undefined : new PrefixCounter(options.space)
+    if (this.counter !== undefined && options.own !== undefined) {
+      this.counter.ownFrom = options.own.from
+      this.counter.ownCount = options.own.count
+    }
     this.expected = options.expect
   }
 

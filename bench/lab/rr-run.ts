@@ -112,6 +112,8 @@ export interface RunResult {
   readonly dutPeakRss: number
   readonly dutRss: number
   readonly dutProcesses: number
+  /** Cores the reflector's processes may run on (taskset's effect). */
+  readonly dutAffinity: string
   readonly harnessCpu: number
   readonly interference: Interference
   readonly updatesReceived: number
@@ -209,8 +211,9 @@ const stopLab = async (lab: Lab, peers: ReadonlyArray<HarnessPeer>, keep: boolea
   if (!keep) rmSync(lab.dir, { recursive: true, force: true })
 }
 
-const sinkPeer = (n: number, space: PrefixSpace, expect: number): HarnessPeer =>
+const sinkPeer = (n: number, space: PrefixSpace, expect: number, own?: { from: number; count: number }): HarnessPeer =>
   new HarnessPeer({
+    ...(own === undefined ? {} : { own }),
     name: `client${n + 1}`,
     localAddress: clientAddress(n),
     remote: { address: DUT_ADDRESS, port: DUT_PORT },
@@ -287,6 +290,7 @@ export const runS1 = async (name: DutName, table: EncodedTable, clients: number,
       dutPeakRss: b.usage.peakRss,
       dutRss: b.usage.rss,
       dutProcesses: b.usage.pids.length,
+      dutAffinity: lab.dut.affinity(),
       harnessCpu: b.self - a.self,
       interference: interference(a.stat, b.stat, (b.t - a.t) / 1000, own),
       updatesReceived: sum(sinks, (s) => s.counter!.updates),
@@ -469,17 +473,20 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
   const lab = await startDut(name, addrs, o)
   const space = calicoSpace(nodes, perNode)
   const expected = (nodes - 1) * perNode
-  const peers = addrs.map((_, n) => sinkPeer(n, space, expected))
+  const peers = addrs.map((_, n) => sinkPeer(n, space, expected, { from: n * perNode, count: perNode }))
   const updates = addrs.map((_, n) => calicoNodeUpdate(space, n, perNode))
   const startedAt = new Date().toISOString()
   try {
     await sleep(200)
     const a = snapshot(lab.dut)
     let last: Snapshot | undefined
-    // Every node connects at once and announces its blocks as soon as its session is up.
+    // Every node connects at once and announces its blocks as soon as its session is up. Node 1 sends a
+    // KEEPALIVE every pokeMs once up (as the generator does in S1: see README, BIRD's 3 s stall).
     const connects = peers.map((p, n) => p.connect(o.timeoutMs).then(() => p.write(updates[n]!)))
+    const poke = o.pokeMs > 0 ? setInterval(() => peers[0]!.establishedAt > 0 && peers[0]!.poke(), o.pokeMs) : undefined
     const established = Promise.allSettled(connects)
     const ok = await allComplete(peers, o.timeoutMs, () => (last = snapshot(lab.dut)))
+    if (poke !== undefined) clearInterval(poke)
     const settled = await established
     const failed = settled.find((r) => r.status === "rejected")
     const establishAt = Math.max(...peers.map((p) => p.establishedAt))
@@ -508,6 +515,7 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
       dutPeakRss: b.usage.peakRss,
       dutRss: b.usage.rss,
       dutProcesses: b.usage.pids.length,
+      dutAffinity: lab.dut.affinity(),
       harnessCpu: b.self - a.self,
       interference: interference(a.stat, b.stat, (b.t - a.t) / 1000, own),
       updatesReceived: sum(peers, (s) => s.counter!.updates),

@@ -340,6 +340,10 @@ export class PrefixCounter {
   foreign = 0
   updates = 0
   endOfRib = 0
+  /** Announcements of the peer's own prefixes (indexes from `ownFrom`, `ownCount` of them), not counted as present. */
+  own = 0
+  ownFrom = 0
+  ownCount = 0
   /** Called for every announcement/withdrawal of a prefix in the space (optional, for latency probes). */
   onPrefix: ((index: number, announced: boolean) => void) | undefined
 
@@ -369,6 +373,11 @@ export class PrefixCounter {
       this.foreign++
       return
     }
+    if (i - this.ownFrom >= 0 && i - this.ownFrom < this.ownCount) {
+      // Our own route reflected back to us (RFC 4456 allows it; ORIGINATOR_ID tells the client to drop it).
+      this.own++
+      return
+    }
     this.announcements++
     if (this.bits[i] === 1) this.duplicates++
     else {
@@ -384,6 +393,7 @@ export class PrefixCounter {
       this.foreign++
       return
     }
+    if (i - this.ownFrom >= 0 && i - this.ownFrom < this.ownCount) return
     this.withdrawals++
     if (this.bits[i] === 1) {
       this.bits[i] = 0
