@@ -395,6 +395,8 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
         if (rt === undefined) return
         conns.delete(id)
         rt.closed = true
+        // A `send` waiting for room on this connection must not wait forever: wake it (it then fails).
+        yield* Semaphore.releaseAll(rt.dataSlots)
         yield* stopConnTimers(id)
         yield* Deferred.succeed(rt.established, false)
         if (rt.connecting !== undefined) yield* Fiber.interrupt(rt.connecting)
@@ -535,6 +537,7 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
           const rt = establishedConn
           if (rt === undefined || rt.closed) return yield* Effect.fail(new NotEstablished(`no established session with ${name}`))
           yield* Semaphore.take(rt.dataSlots, 1)
+          if (rt.closed) return yield* Effect.fail(new NotEstablished(`the session with ${name} closed while the send waited`))
           yield* Queue.offer(rt.out, { kind: "data", bytes: messages })
         }),
       refresh: (afi, safi, subtype = 0) =>

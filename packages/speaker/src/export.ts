@@ -10,7 +10,7 @@
  */
 import type { CodecContext, Prefix } from "@starling/codec"
 import { Afi, AttrFlag, buildAnnouncements, buildWithdrawals, encodeEndOfRib, familyKey, Safi } from "@starling/codec"
-import type { AttrSet, Path, Policy, PrefixKey, Rib, RouteAttributes, RouteChange } from "@starling/rib"
+import type { AttrSet, Path, Policy, PrefixKey, Rib, RouteAttributes, RouteChange, Source } from "@starling/rib"
 import { asPathContains, keyPrefix, prependAs } from "@starling/rib"
 import { Result } from "effect"
 
@@ -77,6 +77,19 @@ export interface Delivery {
 
 const familyOf = (p: Prefix): number => familyKey(p.afi, Safi.UNICAST)
 
+interface MemoEntry {
+  readonly source: Source
+  readonly afi: 1 | 2
+  readonly reflected: boolean
+  readonly out: RouteAttributes | undefined
+}
+
+/** What one `apply` has worked out so far (see `exportSet`). */
+interface Memo {
+  readonly rules: Map<AttrSet, MemoEntry[]>
+  readonly sets: Map<RouteAttributes, AttrSet>
+}
+
 export class UpdateGroup {
   readonly spec: GroupSpec
   readonly members = new Set<Member>()
@@ -95,8 +108,17 @@ export class UpdateGroup {
 
   /** RFC 4271 §5, §9.1.3 export rules, then the export policy: the attributes to send, or undefined. */
   exportAttrs(prefix: Prefix, path: Path): RouteAttributes | undefined {
+    const out = this.exportRules(prefix.afi, path)
+    return out === undefined ? undefined : this.applyPolicy(prefix, out)
+  }
+
+  /**
+   * The export rules alone (no policy). They read only the family, the path's attributes and source,
+   * and (for reflection) whether the group reflects the path — which is what `Memo` keys on.
+   */
+  private exportRules(afi: 1 | 2, path: Path): RouteAttributes | undefined {
     const s = this.spec
-    if (!this.families.has(familyOf(prefix))) return undefined
+    if (!this.families.has(familyKey(afi, Safi.UNICAST))) return undefined
     const a = path.attrs.attrs
     const cs = a.communities
     if (cs !== undefined) {
@@ -126,7 +148,7 @@ export class UpdateGroup {
       delete out.clusterList
       // RFC 4271 §5.1.4: a MED learned from a neighboring AS is not passed to other ASes.
       if (!local) delete out.med
-      if (prefix.afi === Afi.IPV4) {
+      if (afi === Afi.IPV4) {
         if (s.localAddressV4 === undefined) return undefined
         out.nextHop = s.localAddressV4
       } else {
@@ -136,9 +158,9 @@ export class UpdateGroup {
     } else {
       out.localPref = a.localPref ?? 100
       if (out.asPath === undefined) out.asPath = []
-      const self = s.nextHopSelf || (local && (prefix.afi === Afi.IPV4 ? a.nextHop === undefined : a.mpNextHop === undefined))
+      const self = s.nextHopSelf || (local && (afi === Afi.IPV4 ? a.nextHop === undefined : a.mpNextHop === undefined))
       if (self) {
-        if (prefix.afi === Afi.IPV4) {
+        if (afi === Afi.IPV4) {
           if (s.localAddressV4 === undefined) return undefined
           out.nextHop = s.localAddressV4
         } else {
@@ -153,23 +175,59 @@ export class UpdateGroup {
         out.clusterList = [r.clusterId, ...(a.clusterList ?? [])]
       }
     }
-    if (prefix.afi === Afi.IPV6) delete out.nextHop
-    if (s.exportPolicy !== undefined) {
-      const p = s.exportPolicy({
-        prefix,
-        attrs: out,
-        neighbor: s.neighbor,
-        localAs: s.localAs,
-        ...(s.localAddressV4 === undefined ? {} : { localAddress: s.localAddressV4 })
-      })
-      if (p === undefined) return undefined
-      out = p
-    }
+    if (afi === Afi.IPV6) delete out.nextHop
     return out
+  }
+
+  private applyPolicy(prefix: Prefix, out: RouteAttributes): RouteAttributes | undefined {
+    const s = this.spec
+    if (s.exportPolicy === undefined) return out
+    return s.exportPolicy({
+      prefix,
+      attrs: out,
+      neighbor: s.neighbor,
+      localAs: s.localAs,
+      ...(s.localAddressV4 === undefined ? {} : { localAddress: s.localAddressV4 })
+    })
+  }
+
+  /**
+   * The interned attribute set to send for `path` (one reference for the caller), or undefined. Within one
+   * `apply`, the export rules run once per distinct (attributes, source, family, reflected) and the
+   * result is interned once per distinct object the policy returns (an accept-all policy returns its
+   * input): with many prefixes per attribute set, encoding the set for its interning key dominated.
+   * The policy still runs for every prefix.
+   */
+  private exportSet(prefix: Prefix, path: Path, memo: Memo): AttrSet | undefined {
+    const s = this.spec
+    const afi = prefix.afi
+    const reflected = s.reflection !== undefined && s.internal && path.source.internal && path.source.local !== true && s.reflection.reflects(path)
+    let list = memo.rules.get(path.attrs)
+    if (list === undefined) memo.rules.set(path.attrs, (list = []))
+    let e: MemoEntry | undefined
+    for (const x of list) {
+      if (x.source === path.source && x.afi === afi && x.reflected === reflected) {
+        e = x
+        break
+      }
+    }
+    if (e === undefined) list.push(e = { source: path.source, afi, reflected, out: this.exportRules(afi, path) })
+    if (e.out === undefined) return undefined
+    const attrs = this.applyPolicy(prefix, e.out)
+    if (attrs === undefined) return undefined
+    const known = memo.sets.get(attrs)
+    if (known !== undefined && known.refs > 0) {
+      known.refs++
+      return known
+    }
+    const set = this.rib.attrs.intern(attrs)
+    memo.sets.set(attrs, set)
+    return set
   }
 
   /** Applies Loc-RIB changes to the Adj-RIB-Out and returns the encoded deltas. */
   apply(changes: ReadonlyArray<RouteChange>): Delivery[] {
+    const memo: Memo = { rules: new Map(), sets: new Map() }
     const announce = new Map<string, { set: AttrSet; from: number | undefined; afi: 1 | 2; prefixes: Prefix[] }>()
     const withdraw = new Map<number | undefined, { v4: Prefix[]; v6: Prefix[] }>()
     const addWithdraw = (p: Prefix, only: number | undefined) => {
@@ -177,20 +235,23 @@ export class UpdateGroup {
       if (w === undefined) withdraw.set(only, (w = { v4: [], v6: [] }))
       ;(p.afi === Afi.IPV4 ? w.v4 : w.v6).push(p)
     }
+    // Consecutive prefixes usually share a bucket: the last one is tried before building a key.
+    let last: { set: AttrSet; from: number | undefined; afi: 1 | 2; prefixes: Prefix[] } | undefined
     const bucketFor = (set: AttrSet, from: number | undefined, afi: 1 | 2) => {
+      if (last !== undefined && last.set === set && last.from === from && last.afi === afi) return last
       const bucket = `${set.id}|${from ?? ""}|${afi}`
       let b = announce.get(bucket)
       if (b === undefined) announce.set(bucket, (b = { set, from, afi, prefixes: [] }))
-      return b
+      return (last = b)
     }
     for (const c of changes) {
       if (this.multiPath(c.prefix)) {
-        this.applyPaths(c, addWithdraw, bucketFor)
+        this.applyPaths(c, addWithdraw, bucketFor, memo)
         continue
       }
       const old = this.adjOut.get(c.key)
-      const attrs = c.best === undefined ? undefined : this.exportAttrs(c.prefix, c.best)
-      if (attrs === undefined) {
+      const set = c.best === undefined ? undefined : this.exportSet(c.prefix, c.best, memo)
+      if (set === undefined) {
         if (old === undefined) continue
         this.adjOut.delete(c.key)
         this.rib.attrs.release(old.set)
@@ -198,7 +259,6 @@ export class UpdateGroup {
         continue
       }
       const from = c.best!.source.local === true ? undefined : c.best!.source.id
-      const set = this.rib.attrs.intern(attrs)
       if (old !== undefined && old.set === set && old.from === from) {
         this.rib.attrs.release(set)
         continue
@@ -230,16 +290,17 @@ export class UpdateGroup {
   private applyPaths(
     c: RouteChange,
     addWithdraw: (p: Prefix, only: number | undefined) => void,
-    bucketFor: (set: AttrSet, from: number | undefined, afi: 1 | 2) => { prefixes: Prefix[] }
+    bucketFor: (set: AttrSet, from: number | undefined, afi: 1 | 2) => { prefixes: Prefix[] },
+    memo: Memo
   ): void {
     let old = this.adjOutPaths.get(c.key)
     const next = new Map<number, Out>()
     for (const p of c.paths) {
       if (next.size >= this.spec.addPathMax) break
-      const attrs = this.exportAttrs(c.prefix, p)
-      if (attrs === undefined) continue
+      const set = this.exportSet(c.prefix, p, memo)
+      if (set === undefined) continue
       const from = p.source.local === true ? undefined : p.source.id
-      next.set(p.localId, { set: this.rib.attrs.intern(attrs), from })
+      next.set(p.localId, { set, from })
     }
     for (const [id, o] of old ?? []) {
       if (next.has(id)) continue

@@ -134,6 +134,38 @@ describe("eBGP export rules (RFC 4271 §5)", () => {
     }).pipe(Effect.provide(quiet)))
 })
 
+describe("export policy", () => {
+  it.effect("runs per prefix: prefixes sharing one attribute set can leave with different attributes, or not at all", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const imp = acceptEverything()
+      const s = yield* starling(net, [
+        { address: "10.0.2.1", peerAs: 65001, importPolicy: imp, exportPolicy: imp },
+        {
+          address: "10.0.3.1",
+          peerAs: 65002,
+          importPolicy: imp,
+          // MED from the prefix's third octet; odd third octets rejected.
+          exportPolicy: (r) => ((r.prefix.w0 >>> 8) & 1) === 1 ? undefined : { ...r.attrs, med: (r.prefix.w0 >>> 8) & 255 }
+        },
+        { address: "10.0.4.1", peerAs: 65003, importPolicy: imp, exportPolicy: imp }
+      ])
+      const e = yield* connectRaw(net, { address: "10.0.2.1", as: 65001 })
+      const x = yield* connectRaw(net, { address: "10.0.3.1", as: 65002 })
+      const y = yield* connectRaw(net, { address: "10.0.4.1", as: 65003 })
+      yield* e.announce(ipv4Block("10.1.0.0", 6), { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: nh("192.0.2.60") })
+      yield* drain(s)
+      assert.deepStrictEqual([...x.routes.values()].map((r) => [r.prefix, r.attributes.med]).sort(), [
+        ["10.1.0.0/24", 0],
+        ["10.1.2.0/24", 2],
+        ["10.1.4.0/24", 4]
+      ])
+      // The other group is not affected by this group's policy.
+      assert.strictEqual(y.routes.size, 6)
+      assert.isTrue([...y.routes.values()].every((r) => r.attributes.med === undefined))
+    }).pipe(Effect.provide(quiet)))
+})
+
 describe("import checks", () => {
   it.effect("a path holding our AS is a loop and is not used (RFC 4271 §9.1.2); allowAsIn relaxes it", () =>
     Effect.gen(function*() {

@@ -317,5 +317,12 @@ describe("a slow peer", () => {
       // The fast peer's session was never disturbed.
       assert.isTrue(fast.established())
       assert.strictEqual((yield* neighbor(s, "10.0.1.3")).lastDown, undefined)
+      // The slow peer comes back (after the idle hold time) and, reading now, gets the whole table.
+      yield* advance(10_000)
+      const again = yield* connectRaw(net, { address: "10.0.1.2", as: LOCAL_AS })
+      yield* drain(s)
+      yield* advance(1_000)
+      assert.strictEqual(again.routes.size, 400)
+      assert.deepStrictEqual(again.endOfRib, ["1/1"])
     }).pipe(Effect.provide(quiet)))
 })
