@@ -639,8 +639,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         if (enhanced) yield* nb.peer.refresh(m.afi, m.safi, RouteRefreshSubtype.BORR).pipe(Effect.ignore)
         yield* enqueue(nb, nb.group.fullTable(nb.member, false, m.afi))
         if (enhanced) {
-          // EoRR after the routes: queue it behind them.
-          yield* Queue.offer(nb.outbound, [])
+          // EoRR after the routes: queued behind them (the BoRR above went out as a control message).
           yield* enqueue(nb, [encodeRefreshMarker(m.afi, m.safi)])
         }
       })

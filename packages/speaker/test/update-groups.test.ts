@@ -122,6 +122,37 @@ describe("update groups", () => {
     }).pipe(Effect.provide(quiet)))
 })
 
+describe("ADD-PATH send (RFC 7911)", () => {
+  it.effect("a peer with ADD-PATH gets every path under its own path id; the others get the best only", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const policy = acceptEverything()
+      const s = yield* starling(net, [
+        { address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy },
+        { address: "10.0.3.1", peerAs: 65002, importPolicy: policy, exportPolicy: policy },
+        { ...ibgp("10.0.1.2"), addPath: [{ afi: 1, safi: 1, send: true, receive: false }] },
+        ibgp("10.0.1.3")
+      ])
+      const e1 = yield* connectRaw(net, { address: "10.0.2.1", as: 65001 })
+      const e2 = yield* connectRaw(net, { address: "10.0.3.1", as: 65002 })
+      const multi = yield* connectRaw(net, { address: "10.0.1.2", as: LOCAL_AS, config: { addPath: [{ afi: 1, safi: 1, send: false, receive: true }] } })
+      const single = yield* connectRaw(net, { address: "10.0.1.3", as: LOCAL_AS })
+      yield* e1.announce(["10.1.0.0/24"], { origin: 0, asPath: [{ type: 2, asns: [65001] }], nextHop: nh("192.0.2.61") })
+      yield* e2.announce(["10.1.0.0/24"], { origin: 0, asPath: [{ type: 2, asns: [65002, 65009] }], nextHop: nh("192.0.2.62") })
+      yield* drain(s)
+      const paths = [...multi.routes.values()].map((r) => [r.prefix, r.attributes.nextHop]).sort()
+      assert.deepStrictEqual(paths, [["10.1.0.0/24", nh("192.0.2.61")], ["10.1.0.0/24", nh("192.0.2.62")]])
+      assert.strictEqual(new Set([...multi.routes.values()].map((r) => r.pathId)).size, 2)
+      assert.deepStrictEqual([...single.routes.values()].map((r) => [r.prefix, r.pathId, r.attributes.nextHop]), [["10.1.0.0/24", 0, nh("192.0.2.61")]])
+      // The best path goes: the ADD-PATH peer loses that path id only; the other peer gets the new best.
+      const kept = [...multi.routes.values()].find((r) => r.attributes.nextHop === nh("192.0.2.62"))!.pathId
+      yield* e1.withdraw(["10.1.0.0/24"])
+      yield* drain(s)
+      assert.deepStrictEqual([...multi.routes.values()].map((r) => [r.pathId, r.attributes.nextHop]), [[kept, nh("192.0.2.62")]])
+      assert.deepStrictEqual([...single.routes.values()].map((r) => r.attributes.nextHop), [nh("192.0.2.62")])
+    }).pipe(Effect.provide(quiet)))
+})
+
 describe("UPDATE packing", () => {
   for (const extended of [false, true]) {
     it.effect(`1000 prefixes sharing one attribute set fill ${extended ? "one extended (RFC 8654)" : "4096-octet"} UPDATE${extended ? "" : "s"}`, () =>
