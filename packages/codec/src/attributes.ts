@@ -76,13 +76,27 @@ export interface AttributeSink extends Mutable<PathAttributes> {
   unknownList?: UnknownAttribute[]
 }
 
-/** Decoding state of one attribute value: the whole attribute (for NOTIFICATION data) and its value. */
+/**
+ * Decoding state of one attribute value: where the whole attribute starts (for NOTIFICATION data, cut
+ * out only when there is an error: a `subarray` per attribute is measurable) and its value.
+ */
 interface Value {
-  readonly buf: Uint8Array
-  readonly start: number
-  readonly end: number
-  readonly attr: Uint8Array
+  buf: Uint8Array
+  start: number
+  end: number
+  attrStart: number
+  attr: Uint8Array | undefined
 }
+
+const NO_BYTES: Uint8Array = new Uint8Array(0)
+
+/**
+ * The one `Value` every decode fills in (decoders are synchronous, never nest and never keep it), so no
+ * object is allocated per attribute. Its buffer is dropped after each use so it pins nothing.
+ */
+const scratchValue: Value = { buf: NO_BYTES, start: 0, end: 0, attrStart: 0, attr: undefined }
+
+const attrBytes = (v: Value): Uint8Array => v.attr ?? v.buf.subarray(v.attrStart, v.end)
 
 const u32 = (b: Uint8Array, i: number): number => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0
 const u16 = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!
@@ -97,7 +111,7 @@ class AttrFailure {
 const fail = (reason: Reason, type: number, v: Value, detail: string, withData = true): never => {
   throw new AttrFailure(
     bgpError(reason, detail, {
-      ...(withData ? { data: v.attr } : {}),
+      ...(withData ? { data: attrBytes(v) } : {}),
       action: attributeErrorAction(type),
       attributeType: type
     })
@@ -251,7 +265,8 @@ const descriptors: Readonly<Record<number, Descriptor>> = {
     flags: OPT_TRANS,
     decode: (v, s) => {
       const path = parseAsPath(v.buf, v.start, v.end, 4)
-      s.as4Path = path ?? fail("MalformedAsPath", T.AS4_PATH, v, "malformed AS4_PATH", false)
+      // RFC 6793 §6: an AS4_PATH too short to hold one AS number (so also an empty one) is malformed.
+      s.as4Path = path !== undefined && path.length > 0 ? path : fail("MalformedAsPath", T.AS4_PATH, v, "malformed AS4_PATH", false)
     }
   },
   [T.AS4_AGGREGATOR]: {
@@ -284,23 +299,38 @@ const descriptors: Readonly<Record<number, Descriptor>> = {
   }
 }
 
+/** `descriptors` as a dense array indexed by type code (0-255): a fast lookup on every attribute decoded. */
+const descriptorTable: ReadonlyArray<Descriptor | undefined> = Array.from({ length: 256 }, (_, type) => descriptors[type])
+
 export const attributeName = (type: number): string =>
   type === T.MP_REACH_NLRI ? "MP_REACH_NLRI" : type === T.MP_UNREACH_NLRI ? "MP_UNREACH_NLRI" : descriptors[type]?.name ?? `ATTR_${type}`
 
 /** The Optional/Transitive bits RFC-fixed for a known type (MP_* included), or undefined when unknown. */
 export const expectedFlags = (type: number): number | undefined =>
-  type === T.MP_REACH_NLRI || type === T.MP_UNREACH_NLRI ? OPT_NON_TRANS : descriptors[type]?.flags
+  type === T.MP_REACH_NLRI || type === T.MP_UNREACH_NLRI ? OPT_NON_TRANS : descriptorTable[type]?.flags
+
+/**
+ * Whether decoding an attribute of this type can leave work for `finishAttributes` (AS4_PATH and
+ * AS4_AGGREGATOR to merge or drop, unknown attributes to sort): when none can, the sink is the result.
+ */
+export const needsFinishing = (type: number): boolean =>
+  type === T.AS4_PATH || type === T.AS4_AGGREGATOR || descriptorTable[type] === undefined
+
+/** True when `checkFlags` would accept these flags (lets hot loops skip building the attribute view). */
+export const flagsFit = (type: number, flags: number): boolean => {
+  const expected = expectedFlags(type)
+  if (expected === undefined) return true
+  const ot = flags & (AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
+  const partialOk = expected === OPT_TRANS || (flags & AttrFlag.PARTIAL) === 0
+  return ot === expected && partialOk
+}
 
 /**
  * RFC 4271 §6.3 and RFC 7606 §3 c: the Optional and Transitive bits must match the type; the Partial bit
  * may be set only on optional transitive attributes. Returns the error, or undefined when the flags fit.
  */
 export const checkFlags = (type: number, flags: number, attr: Uint8Array): BgpError | undefined => {
-  const expected = expectedFlags(type)
-  if (expected === undefined) return undefined
-  const ot = flags & (AttrFlag.OPTIONAL | AttrFlag.TRANSITIVE)
-  const partialOk = expected === OPT_TRANS || (flags & AttrFlag.PARTIAL) === 0
-  if (ot === expected && partialOk) return undefined
+  if (flagsFit(type, flags)) return undefined
   return bgpError("AttributeFlagsError", `${attributeName(type)} has flags 0x${flags.toString(16)}`, {
     data: attr,
     action: type === T.MP_REACH_NLRI || type === T.MP_UNREACH_NLRI ? "SessionReset" : attributeErrorAction(type),
@@ -321,25 +351,61 @@ export const decodeAttribute = (
   attr: Uint8Array,
   sink: AttributeSink,
   ctx: CodecContext
+): BgpError | undefined => decodeValue(type, flags, buf, start, end, start, attr, sink, ctx)
+
+/**
+ * `decodeAttribute` for an attribute that starts at `buf[attrStart]` (header included): the same result,
+ * without cutting the attribute out of `buf` unless it is malformed.
+ */
+export const decodeAttributeAt = (
+  type: number,
+  flags: number,
+  buf: Uint8Array,
+  attrStart: number,
+  start: number,
+  end: number,
+  sink: AttributeSink,
+  ctx: CodecContext
+): BgpError | undefined => decodeValue(type, flags, buf, start, end, attrStart, undefined, sink, ctx)
+
+const decodeValue = (
+  type: number,
+  flags: number,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  attrStart: number,
+  attr: Uint8Array | undefined,
+  sink: AttributeSink,
+  ctx: CodecContext
 ): BgpError | undefined => {
-  const d = descriptors[type]
+  const d = descriptorTable[type]
   if (d === undefined) {
     // Unknown: well-known ones are fatal (RFC 4271 §6.3, data = the attribute); optional ones are kept.
     if ((flags & AttrFlag.OPTIONAL) === 0) {
       return bgpError("UnrecognizedWellKnownAttribute", `unrecognized well-known attribute ${type}`, {
-        data: attr,
+        data: attr ?? buf.subarray(attrStart, end),
         attributeType: type
       })
     }
     ;(sink.unknownList ??= []).push({ flags: flags & ~AttrFlag.EXTENDED_LENGTH, type, value: buf.slice(start, end) })
     return undefined
   }
+  const v = scratchValue
+  v.buf = buf
+  v.start = start
+  v.end = end
+  v.attrStart = attrStart
+  v.attr = attr
   try {
-    d.decode({ buf, start, end, attr }, sink, ctx)
+    d.decode(v, sink, ctx)
     return undefined
   } catch (e) {
     if (e instanceof AttrFailure) return e.error
     throw e
+  } finally {
+    v.buf = NO_BYTES
+    v.attr = undefined
   }
 }
 
@@ -401,6 +467,9 @@ export const mergeAs4Path = (asPath: AsPath, as4Path: AsPath): AsPath => {
  * returns the immutable attribute set.
  */
 export const finishAttributes = (sink: AttributeSink, ctx: CodecContext): PathAttributes => {
+  // Common case: nothing to merge, drop or sort, so the sink already is the attribute set. (Object rest
+  // below copies through a slow generic path: it was the largest single cost of decoding real UPDATEs.)
+  if (!("as4Path" in sink) && !("as4Aggregator" in sink) && !("unknownList" in sink)) return sink
   const { as4Path, as4Aggregator, unknownList, ...attrs } = sink
   if (!ctx.as4) {
     // RFC 6793 §4.2.3: when AGGREGATOR carries a real 2-octet AS, AS4_AGGREGATOR and AS4_PATH are stale.
@@ -432,10 +501,30 @@ const header = (w: Writer, flags: number, type: number, len: number): void => {
 
 const u32List = (w: Writer, flags: number, type: number, values: ReadonlyArray<number>): void => {
   header(w, flags, type, values.length * 4)
-  for (const v of values) {
-    checkU32(v, attributeName(type))
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) checkU32(v, attributeName(type)) // throws
     w.u32(v)
   }
+}
+
+/** `u32List` of one value, without the array. */
+const u32Attr = (w: Writer, flags: number, type: number, v: number): void => {
+  header(w, flags, type, 4)
+  if (!(Number.isInteger(v) && v >= 0 && v <= 0xffffffff)) checkU32(v, attributeName(type)) // throws
+  w.u32(v)
+}
+
+const NO_UNKNOWN: ReadonlyArray<UnknownAttribute> = []
+
+/** Writes the unknown attributes from `unknown[u]` on whose type is below `type`; returns the next index. */
+const unknownsBefore = (w: Writer, unknown: ReadonlyArray<UnknownAttribute>, u: number, type: number): number => {
+  while (u < unknown.length && unknown[u]!.type < type) {
+    const x = unknown[u++]!
+    header(w, x.flags, x.type, x.value.length)
+    w.bytes(x.value)
+  }
+  return u
 }
 
 const asPathWireLength = (path: AsPath, asSize: number): number => {
@@ -466,35 +555,28 @@ const needsAs4 = (path: AsPath): boolean => path.some((s) => s.asns.some((a) => 
  * carry the real ones (RFC 6793 §4.2.2).
  */
 export const encodeAttributes = (w: Writer, a: PathAttributes, ctx: CodecContext): void => {
-  const unknown = a.unknown ?? []
+  const unknown = a.unknown ?? NO_UNKNOWN
   let u = 0
-  const unknownsBefore = (type: number): void => {
-    while (u < unknown.length && unknown[u]!.type < type) {
-      const x = unknown[u++]!
-      header(w, x.flags, x.type, x.value.length)
-      w.bytes(x.value)
-    }
-  }
-  unknownsBefore(T.ORIGIN)
+  u = unknownsBefore(w, unknown, u, T.ORIGIN)
   if (a.origin !== undefined) {
     header(w, WELL_KNOWN, T.ORIGIN, 1)
     w.u8(a.origin)
   }
-  unknownsBefore(T.AS_PATH)
+  u = unknownsBefore(w, unknown, u, T.AS_PATH)
   if (a.asPath !== undefined) writeAsPath(w, WELL_KNOWN, T.AS_PATH, a.asPath, ctx.as4 ? 4 : 2, true)
-  unknownsBefore(T.NEXT_HOP)
+  u = unknownsBefore(w, unknown, u, T.NEXT_HOP)
   if (a.nextHop !== undefined) {
     checkU32(a.nextHop, "NEXT_HOP")
     header(w, WELL_KNOWN, T.NEXT_HOP, 4)
     w.u32(a.nextHop)
   }
-  unknownsBefore(T.MULTI_EXIT_DISC)
-  if (a.med !== undefined) u32List(w, OPT_NON_TRANS, T.MULTI_EXIT_DISC, [a.med])
-  unknownsBefore(T.LOCAL_PREF)
-  if (a.localPref !== undefined) u32List(w, WELL_KNOWN, T.LOCAL_PREF, [a.localPref])
-  unknownsBefore(T.ATOMIC_AGGREGATE)
+  u = unknownsBefore(w, unknown, u, T.MULTI_EXIT_DISC)
+  if (a.med !== undefined) u32Attr(w, OPT_NON_TRANS, T.MULTI_EXIT_DISC, a.med)
+  u = unknownsBefore(w, unknown, u, T.LOCAL_PREF)
+  if (a.localPref !== undefined) u32Attr(w, WELL_KNOWN, T.LOCAL_PREF, a.localPref)
+  u = unknownsBefore(w, unknown, u, T.ATOMIC_AGGREGATE)
   if (a.atomicAggregate === true) header(w, WELL_KNOWN, T.ATOMIC_AGGREGATE, 0)
-  unknownsBefore(T.AGGREGATOR)
+  u = unknownsBefore(w, unknown, u, T.AGGREGATOR)
   if (a.aggregator !== undefined) {
     checkU32(a.aggregator.asn, "AGGREGATOR AS")
     checkU32(a.aggregator.address, "AGGREGATOR address")
@@ -507,13 +589,13 @@ export const encodeAttributes = (w: Writer, a: PathAttributes, ctx: CodecContext
     }
     w.u32(a.aggregator.address)
   }
-  unknownsBefore(T.COMMUNITIES)
+  u = unknownsBefore(w, unknown, u, T.COMMUNITIES)
   if (a.communities !== undefined && a.communities.length > 0) u32List(w, OPT_TRANS, T.COMMUNITIES, a.communities)
-  unknownsBefore(T.ORIGINATOR_ID)
-  if (a.originatorId !== undefined) u32List(w, OPT_NON_TRANS, T.ORIGINATOR_ID, [a.originatorId])
-  unknownsBefore(T.CLUSTER_LIST)
+  u = unknownsBefore(w, unknown, u, T.ORIGINATOR_ID)
+  if (a.originatorId !== undefined) u32Attr(w, OPT_NON_TRANS, T.ORIGINATOR_ID, a.originatorId)
+  u = unknownsBefore(w, unknown, u, T.CLUSTER_LIST)
   if (a.clusterList !== undefined && a.clusterList.length > 0) u32List(w, OPT_NON_TRANS, T.CLUSTER_LIST, a.clusterList)
-  unknownsBefore(T.EXTENDED_COMMUNITIES)
+  u = unknownsBefore(w, unknown, u, T.EXTENDED_COMMUNITIES)
   if (a.extendedCommunities !== undefined && a.extendedCommunities.length > 0) {
     header(w, OPT_TRANS, T.EXTENDED_COMMUNITIES, a.extendedCommunities.length * 8)
     for (const c of a.extendedCommunities) {
@@ -523,19 +605,20 @@ export const encodeAttributes = (w: Writer, a: PathAttributes, ctx: CodecContext
       w.u32(c.lo)
     }
   }
-  unknownsBefore(T.AS4_PATH)
+  u = unknownsBefore(w, unknown, u, T.AS4_PATH)
   if (!ctx.as4 && a.asPath !== undefined && needsAs4(a.asPath)) {
-    // RFC 6793 §4.2.2: confederation segments are not carried in AS4_PATH.
+    // RFC 6793 §4.2.2: confederation segments are not carried in AS4_PATH. When only they hold 4-octet
+    // ASes, what is left says nothing AS_PATH does not (and may be empty, which §6 calls malformed).
     const as4 = a.asPath.filter((s) => s.type === SegmentType.AS_SEQUENCE || s.type === SegmentType.AS_SET)
-    writeAsPath(w, OPT_TRANS, T.AS4_PATH, as4, 4, false)
+    if (needsAs4(as4)) writeAsPath(w, OPT_TRANS, T.AS4_PATH, as4, 4, false)
   }
-  unknownsBefore(T.AS4_AGGREGATOR)
+  u = unknownsBefore(w, unknown, u, T.AS4_AGGREGATOR)
   if (!ctx.as4 && a.aggregator !== undefined && a.aggregator.asn > 0xffff) {
     header(w, OPT_TRANS, T.AS4_AGGREGATOR, 8)
     w.u32(a.aggregator.asn)
     w.u32(a.aggregator.address)
   }
-  unknownsBefore(T.LARGE_COMMUNITY)
+  u = unknownsBefore(w, unknown, u, T.LARGE_COMMUNITY)
   if (a.largeCommunities !== undefined && a.largeCommunities.length > 0) {
     header(w, OPT_TRANS, T.LARGE_COMMUNITY, a.largeCommunities.length * 12)
     for (const c of a.largeCommunities) {
@@ -547,9 +630,9 @@ export const encodeAttributes = (w: Writer, a: PathAttributes, ctx: CodecContext
       w.u32(c.local2)
     }
   }
-  unknownsBefore(T.OTC)
-  if (a.otc !== undefined) u32List(w, OPT_TRANS, T.OTC, [a.otc])
-  unknownsBefore(256)
+  u = unknownsBefore(w, unknown, u, T.OTC)
+  if (a.otc !== undefined) u32Attr(w, OPT_TRANS, T.OTC, a.otc)
+  unknownsBefore(w, unknown, u, 256)
 }
 
 /**

@@ -24,20 +24,29 @@ export interface Framer {
   readonly buffered: number
 }
 
+const EMPTY: Uint8Array = new Uint8Array(0)
+
 export const makeFramer = (options: { readonly extendedMessages?: boolean } = {}): Framer => {
   let maxLength = options.extendedMessages === true ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH
-  let pending = new Uint8Array(0)
+  let pending: Uint8Array = EMPTY
   let failed: BgpError | undefined
 
-  const frame = (buf: Uint8Array, out: Uint8Array[], copy: boolean): number => {
-    let i = 0
+  /** Frames whole messages of `buf` from `i` on, as views; returns where the first incomplete one starts. */
+  const frame = (buf: Uint8Array, i: number, out: Uint8Array[]): number => {
     while (buf.length - i >= HEADER_LENGTH) {
       const length = checkHeader(buf, i, maxLength)
       if (buf.length - i < length) break
-      out.push(copy ? buf.slice(i, i + length) : buf.subarray(i, i + length))
+      out.push(buf.subarray(i, i + length))
       i += length
     }
     return i
+  }
+
+  const join = (a: Uint8Array, b: Uint8Array): Uint8Array => {
+    const joined = new Uint8Array(a.length + b.length)
+    joined.set(a)
+    joined.set(b, a.length)
+    return joined
   }
 
   return {
@@ -51,23 +60,31 @@ export const makeFramer = (options: { readonly extendedMessages?: boolean } = {}
       if (failed !== undefined) return { messages: [], error: failed }
       const messages: Uint8Array[] = []
       try {
-        let buf = chunk
-        let copy = false
+        let start = 0
         if (pending.length > 0) {
-          // Finish the split message first; copy so the result does not alias our pending buffer.
-          const joined = new Uint8Array(pending.length + chunk.length)
-          joined.set(pending)
-          joined.set(chunk, pending.length)
-          buf = joined
-          copy = false
+          // Finish the split message first: it alone is assembled (copied); the messages after it stay
+          // views of `chunk` (copying the whole chunk behind a split message cost a copy of every byte).
+          const have = pending.length + chunk.length
+          if (have < HEADER_LENGTH) {
+            pending = join(pending, chunk)
+            return { messages }
+          }
+          const head = pending.length >= HEADER_LENGTH ? pending : join(pending, chunk.subarray(0, HEADER_LENGTH - pending.length))
+          const length = checkHeader(head, 0, maxLength)
+          if (have < length) {
+            pending = join(pending, chunk)
+            return { messages }
+          }
+          start = length - pending.length
+          messages.push(join(pending, chunk.subarray(0, start)))
         }
-        const used = frame(buf, messages, copy)
-        pending = used === buf.length ? new Uint8Array(0) : buf.slice(used)
+        const used = frame(chunk, start, messages)
+        pending = used === chunk.length ? EMPTY : chunk.slice(used)
         return { messages }
       } catch (e) {
         if (!(e instanceof DecodeAbort)) throw e
         failed = e.error
-        pending = new Uint8Array(0)
+        pending = EMPTY
         return { messages, error: failed }
       }
     }

@@ -17,7 +17,7 @@ import { abort, bgpError, BgpError, DecodeAbort, EncodeError } from "./errors.ts
 import type { Open, OpenEncodeOptions } from "./open.ts"
 import { decodeOpenBody, encodeOpenInto } from "./open.ts"
 import type { Update } from "./update.ts"
-import { decodeUpdate, encodeUpdate } from "./update.ts"
+import { decodeUpdateAt, encodeUpdate } from "./update.ts"
 import { checkU16, checkU8, sharedWriter } from "./bytes.ts"
 
 export interface Notification {
@@ -64,15 +64,15 @@ export const checkHeader = (b: Uint8Array, s: number, maxLength: number): number
   }
   const length = (b[s + 16]! << 8) | b[s + 17]!
   const type = b[s + 18]!
-  const lengthField = b.subarray(s + 16, s + 18)
+  // (The Length field is cut out for the error data only on failure: a view per message is measurable.)
   if (length < HEADER_LENGTH || length > maxLength) {
-    abort("BadMessageLength", `message length ${length} outside ${HEADER_LENGTH}..${maxLength}`, { data: lengthField })
+    abort("BadMessageLength", `message length ${length} outside ${HEADER_LENGTH}..${maxLength}`, { data: b.subarray(s + 16, s + 18) })
   }
   const min = minLength[type]
   if (min === undefined) abort("BadMessageType", `unknown message type ${type}`, { data: Uint8Array.of(type) })
   // KEEPALIVE is exactly 19 octets; the others have a minimum.
   if (length < min! || (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH)) {
-    abort("BadMessageLength", `length ${length} is wrong for message type ${type}`, { data: lengthField })
+    abort("BadMessageLength", `length ${length} is wrong for message type ${type}`, { data: b.subarray(s + 16, s + 18) })
   }
   return length
 }
@@ -111,7 +111,7 @@ export const decodeMessage = (bytes: Uint8Array, ctx: CodecContext): Result.Resu
       case MessageType.OPEN:
         return Result.succeed(decodeOpenBody(bytes, HEADER_LENGTH, length))
       case MessageType.UPDATE:
-        return decodeUpdate(bytes.subarray(HEADER_LENGTH, length), ctx)
+        return decodeUpdateAt(bytes, HEADER_LENGTH, length, ctx)
       case MessageType.NOTIFICATION:
         return Result.succeed(decodeNotificationBody(bytes, HEADER_LENGTH, length))
       case MessageType.KEEPALIVE:

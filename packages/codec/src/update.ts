@@ -12,7 +12,7 @@ import type { CodecContext } from "./context.ts"
 import { maxMessageLength } from "./context.ts"
 import { bgpError, BgpError, EncodeError } from "./errors.ts"
 import type { PathAttributes, AttributeSink } from "./attributes.ts"
-import { checkFlags, decodeAttribute, encodeAttributes, finishAttributes } from "./attributes.ts"
+import { checkFlags, decodeAttributeAt, encodeAttributes, finishAttributes, flagsFit, needsFinishing } from "./attributes.ts"
 import type { Prefix } from "./prefix.ts"
 import { decodePrefixes, encodePrefix, encodePrefixes, prefixWireLength } from "./nlri.ts"
 import { sharedWriter, Writer } from "./bytes.ts"
@@ -77,8 +77,12 @@ interface Parsed {
   nlri: Prefix[]
   mpReach?: MpReach
   mpUnreach?: MpUnreach
-  /** [start, end) of each non-MP attribute in `body`, with its flags and type. */
-  attrs: number[]
+  /**
+   * For each non-MP attribute, five entries: flags, type, value start, value end, attribute start (in
+   * `body`). This is the shared `attrScratch`, valid until the next parse; `attrCount` entries are used.
+   */
+  attrs: Int32Array
+  attrCount: number
   /** RFC 7606 errors found while walking the attribute list (framing, flags, duplicates, MP_*). */
   errors: BgpError[]
 }
@@ -121,11 +125,18 @@ const parseMpUnreach = (b: Uint8Array, s: number, e: number, attr: Uint8Array, c
   return { afi, safi, withdrawn }
 }
 
+/**
+ * Attribute positions found by `parse`, reused by every parse: decoding is synchronous and never nests,
+ * and both users (`decodeBody`, `splitBody`) are done with it before they return.
+ */
+let attrScratch = new Int32Array(5 * 32)
+
+const reset = (reason: "MalformedAttributeList" | "InvalidNetworkField", detail: string): never => {
+  throw new UpdateAbort(bgpError(reason, detail))
+}
+
 /** Walks the UPDATE body (after the 19-octet header). Throws `UpdateAbort` for session-reset errors. */
 const parse = (b: Uint8Array, start: number, end: number, ctx: CodecContext): Parsed => {
-  const reset = (reason: "MalformedAttributeList" | "InvalidNetworkField", detail: string): never => {
-    throw new UpdateAbort(bgpError(reason, detail))
-  }
   // RFC 4271 §6.3: lengths that do not add up are a Malformed Attribute List.
   if (end - start < 4) reset("MalformedAttributeList", "UPDATE shorter than its fixed fields")
   const wLen = (b[start]! << 8) | b[start + 1]!
@@ -141,9 +152,11 @@ const parse = (b: Uint8Array, start: number, end: number, ctx: CodecContext): Pa
   if (withdrawn === undefined) reset("InvalidNetworkField", "malformed prefix in Withdrawn Routes")
   const nlri = decodePrefixes(b, aEnd, end, Afi.IPV4, v4AddPath)
   if (nlri === undefined) reset("InvalidNetworkField", "malformed prefix in NLRI")
-  const out: Parsed = { withdrawn: withdrawn!, nlri: nlri!, attrs: [], errors: [] }
+  let scratch = attrScratch // a local: the module variable is reloaded at every use
+  const out: Parsed = { withdrawn: withdrawn!, nlri: nlri!, attrs: scratch, attrCount: 0, errors: [] }
+  let n = 0
   let seen0 = 0 // bitmaps of attribute types seen (RFC 7606 §3 g duplicates)
-  const seenHigh = new Set<number>()
+  let seenHigh: Set<number> | undefined // types >= 32, rare: only allocated when one shows up
   let i = aStart
   while (i < aEnd) {
     // RFC 7606 §4: an attribute header or value that overruns the Total Path Attribute Length.
@@ -171,17 +184,19 @@ const parse = (b: Uint8Array, start: number, end: number, ctx: CodecContext): Pa
       )
       break
     }
-    const attr = b.subarray(i, ve)
+    const attrStart = i
     i = ve
     let dup: boolean
     if (type < 32) {
       dup = (seen0 & (1 << type)) !== 0
       seen0 |= 1 << type
     } else {
+      seenHigh ??= new Set<number>()
       dup = seenHigh.has(type)
       seenHigh.add(type)
     }
     if (type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI) {
+      const attr = b.subarray(attrStart, ve)
       // RFC 7606 §3 g: a repeated MP attribute is a Malformed Attribute List, session reset.
       if (dup) reset("MalformedAttributeList", `repeated ${type === AttrType.MP_REACH_NLRI ? "MP_REACH_NLRI" : "MP_UNREACH_NLRI"}`)
       const flagErr = checkFlags(type, flags, attr)
@@ -196,33 +211,44 @@ const parse = (b: Uint8Array, start: number, end: number, ctx: CodecContext): Pa
     }
     // RFC 7606 §3 g: later copies of any other attribute are discarded.
     if (dup) continue
-    out.attrs.push(flags, type, vs, ve, attr.byteOffset - b.byteOffset)
+    if (n + 5 > scratch.length) {
+      const grown = new Int32Array(scratch.length * 2)
+      grown.set(scratch)
+      attrScratch = scratch = out.attrs = grown
+    }
+    scratch[n] = flags
+    scratch[n + 1] = type
+    scratch[n + 2] = vs
+    scratch[n + 3] = ve
+    scratch[n + 4] = attrStart
+    n += 5
   }
+  out.attrCount = n
   return out
 }
 
-const catchAbort = <A>(f: () => A): Result.Result<A, BgpError> => {
-  try {
-    return Result.succeed(f())
-  } catch (e) {
-    if (e instanceof UpdateAbort) return Result.fail(e.error)
-    // Decoders index typed arrays (undefined past the end, never an exception) and build plain data,
-    // so anything else is a bug in this package; report it as a typed error, never let it escape.
-    return Result.fail(bgpError("MalformedAttributeList", `internal decoder fault: ${String(e)}`))
-  }
+// The public decoders below call their body in a plain try/catch (no closure per message).
+const abortResult = (e: unknown): Result.Result<never, BgpError> => {
+  if (e instanceof UpdateAbort) return Result.fail(e.error)
+  // Decoders index typed arrays (undefined past the end, never an exception) and build plain data,
+  // so anything else is a bug in this package; report it as a typed error, never let it escape.
+  return Result.fail(bgpError("MalformedAttributeList", `internal decoder fault: ${String(e)}`))
 }
 
 /** Copies the non-MP attributes into one contiguous block (they may be interleaved with MP_* on the wire). */
-const joinAttributes = (b: Uint8Array, attrs: number[]): Uint8Array => {
+const joinAttributes = (b: Uint8Array, attrs: Int32Array, count: number): Uint8Array => {
   let total = 0
-  for (let k = 0; k < attrs.length; k += 5) total += attrs[k + 3]! - attrs[k + 4]!
+  let contiguous = true
+  for (let k = 0; k < count; k += 5) {
+    total += attrs[k + 3]! - attrs[k + 4]!
+    if (k > 0 && attrs[k + 4] !== attrs[k - 2]) contiguous = false
+  }
+  // Usually one run (MP_* first or last, or absent): a single copy, no view per attribute.
+  if (contiguous) return count === 0 ? new Uint8Array(0) : b.slice(attrs[4]!, attrs[count - 2]!)
   const out = new Uint8Array(total)
   let o = 0
-  for (let k = 0; k < attrs.length; k += 5) {
-    const from = attrs[k + 4]!
-    const to = attrs[k + 3]!
-    out.set(b.subarray(from, to), o)
-    o += to - from
+  for (let k = 0; k < count; k += 5) {
+    for (let i = attrs[k + 4]!, to = attrs[k + 3]!; i < to; i++) out[o++] = b[i]!
   }
   return out
 }
@@ -231,19 +257,28 @@ const joinAttributes = (b: Uint8Array, attrs: number[]): Uint8Array => {
  * Frames an UPDATE body without decoding its attributes. Only structural problems are reported
  * (lengths, NLRI, MP_* attributes); call `decodeUpdate` to validate the attributes too.
  */
-export const splitUpdate = (body: Uint8Array, ctx: CodecContext): Result.Result<UpdateSplit, BgpError> =>
-  catchAbort(() => {
-    const p = parse(body, 0, body.length, ctx)
+export const splitUpdate = (body: Uint8Array, ctx: CodecContext): Result.Result<UpdateSplit, BgpError> => {
+  try {
+    return Result.succeed(splitBody(body, ctx))
+  } catch (e) {
+    return abortResult(e)
+  }
+}
+
+const splitBody = (body: Uint8Array, ctx: CodecContext): UpdateSplit => {
+  const p = parse(body, 0, body.length, ctx)
+  if (p.errors.length > 0) {
     const fatal = p.errors.find((e) => e.action === "SessionReset" || e.action === "AfiSafiDisable")
     if (fatal !== undefined) throw new UpdateAbort(fatal)
-    return {
-      withdrawn: p.withdrawn,
-      nlri: p.nlri,
-      ...(p.mpReach === undefined ? {} : { mpReach: p.mpReach }),
-      ...(p.mpUnreach === undefined ? {} : { mpUnreach: p.mpUnreach }),
-      attributes: joinAttributes(body, p.attrs)
-    }
-  })
+  }
+  const { withdrawn, nlri, mpReach, mpUnreach } = p
+  const attributes = joinAttributes(body, p.attrs, p.attrCount)
+  // One literal per case rather than conditional spreads (which build the object slowly); same keys, same order.
+  if (mpReach === undefined) {
+    return mpUnreach === undefined ? { withdrawn, nlri, attributes } : { withdrawn, nlri, mpUnreach, attributes }
+  }
+  return mpUnreach === undefined ? { withdrawn, nlri, mpReach, attributes } : { withdrawn, nlri, mpReach, mpUnreach, attributes }
+}
 
 const hasReachable = (p: { nlri: ReadonlyArray<Prefix>; mpReach?: MpReach | undefined }): boolean =>
   p.nlri.length > 0 || (p.mpReach !== undefined && (p.mpReach.nlri.length > 0 || (p.mpReach.rawNlri?.length ?? 0) > 0))
@@ -279,53 +314,93 @@ const asWithdraw = (p: Parsed, errors: BgpError[]): Update => {
  * is `SessionReset` or `AfiSafiDisable`; RFC 7606 repairs (attribute discard, treat-as-withdraw) succeed
  * with `errors` set on the result.
  */
-export const decodeUpdate = (body: Uint8Array, ctx: CodecContext): Result.Result<Update, BgpError> =>
-  catchAbort(() => {
-    const p = parse(body, 0, body.length, ctx)
-    const errors = p.errors
-    const sink: AttributeSink = {}
-    const a = p.attrs
-    for (let k = 0; k < a.length; k += 5) {
-      const flags = a[k]!
-      const type = a[k + 1]!
-      const vs = a[k + 2]!
-      const ve = a[k + 3]!
-      const attr = body.subarray(a[k + 4]!, ve)
-      const err = checkFlags(type, flags, attr) ?? decodeAttribute(type, flags, body, vs, ve, attr, sink, ctx)
-      if (err !== undefined) {
-        if (err.action === "SessionReset") throw new UpdateAbort(err)
-        errors.push(err)
-      }
+export const decodeUpdate = (body: Uint8Array, ctx: CodecContext): Result.Result<Update, BgpError> => {
+  try {
+    return Result.succeed(decodeBody(body, 0, body.length, ctx))
+  } catch (e) {
+    return abortResult(e)
+  }
+}
+
+/**
+ * `decodeUpdate` of the body at `buf[start, end)`, for callers holding a whole message (no view to cut).
+ * The result never aliases `buf` (every byte field is copied), so it equals `decodeUpdate(buf.subarray(start, end))`.
+ */
+export const decodeUpdateAt = (buf: Uint8Array, start: number, end: number, ctx: CodecContext): Result.Result<Update, BgpError> => {
+  try {
+    return Result.succeed(decodeBody(buf, start, end, ctx))
+  } catch (e) {
+    return abortResult(e)
+  }
+}
+
+const missing = (errors: BgpError[], type: number, name: string): void => {
+  errors.push(
+    bgpError("MissingWellKnownAttribute", `missing ${name}`, {
+      data: Uint8Array.of(type),
+      action: "TreatAsWithdraw",
+      attributeType: type
+    })
+  )
+}
+
+const decodeBody = (body: Uint8Array, start: number, end: number, ctx: CodecContext): Update => {
+  const p = parse(body, start, end, ctx)
+  const errors = p.errors
+  const sink: AttributeSink = {}
+  const a = p.attrs
+  let finish = false // anything for finishAttributes to do (else the sink is the attribute set)
+  for (let k = 0; k < p.attrCount; k += 5) {
+    const flags = a[k]!
+    const type = a[k + 1]!
+    const vs = a[k + 2]!
+    const ve = a[k + 3]!
+    const as = a[k + 4]!
+    if (needsFinishing(type)) finish = true
+    // The attribute's bytes are cut out (for NOTIFICATION data) only when it is malformed.
+    const err = (flagsFit(type, flags) ? undefined : checkFlags(type, flags, body.subarray(as, ve))) ??
+      decodeAttributeAt(type, flags, body, as, vs, ve, sink, ctx)
+    if (err !== undefined) {
+      if (err.action === "SessionReset") throw new UpdateAbort(err)
+      errors.push(err)
     }
+  }
+  if (errors.length > 0) {
     const fatal = errors.find((e) => e.action === "AfiSafiDisable")
     if (fatal !== undefined) throw new UpdateAbort(fatal)
-    // RFC 4271 §6.3 / RFC 7606 §3 d: mandatory attributes, only when there is something reachable.
-    if (hasReachable(p) && !errors.some((e) => e.action === "TreatAsWithdraw")) {
-      const missing = (type: number, name: string) =>
-        errors.push(
-          bgpError("MissingWellKnownAttribute", `missing ${name}`, {
-            data: Uint8Array.of(type),
-            action: "TreatAsWithdraw",
-            attributeType: type
-          })
-        )
-      if (sink.origin === undefined) missing(AttrType.ORIGIN, "ORIGIN")
-      if (sink.asPath === undefined) missing(AttrType.AS_PATH, "AS_PATH")
-      // RFC 4760 §3: with NLRI only in MP_REACH, NEXT_HOP is not needed (and is ignored).
-      if (p.nlri.length > 0 && sink.nextHop === undefined) missing(AttrType.NEXT_HOP, "NEXT_HOP")
-      if (ctx.internal === true && sink.localPref === undefined) missing(AttrType.LOCAL_PREF, "LOCAL_PREF")
+  }
+  // RFC 4271 §6.3 / RFC 7606 §3 d: mandatory attributes, only when there is something reachable.
+  if (hasReachable(p) && (errors.length === 0 || !errors.some((e) => e.action === "TreatAsWithdraw"))) {
+    if (sink.origin === undefined) missing(errors, AttrType.ORIGIN, "ORIGIN")
+    if (sink.asPath === undefined) missing(errors, AttrType.AS_PATH, "AS_PATH")
+    // RFC 4760 §3: with NLRI only in MP_REACH, NEXT_HOP is not needed (and is ignored).
+    if (p.nlri.length > 0 && sink.nextHop === undefined) missing(errors, AttrType.NEXT_HOP, "NEXT_HOP")
+    if (ctx.internal === true && sink.localPref === undefined) missing(errors, AttrType.LOCAL_PREF, "LOCAL_PREF")
+  }
+  if (errors.length === 0) {
+    // One literal per case rather than conditional spreads (which build the object slowly); same keys, same order.
+    const { withdrawn, mpReach, mpUnreach, nlri } = p
+    const attributes = finish ? finishAttributes(sink, ctx) : sink
+    if (mpReach === undefined) {
+      return mpUnreach === undefined
+        ? { _tag: "Update", withdrawn, attributes, nlri }
+        : { _tag: "Update", withdrawn, attributes, mpUnreach, nlri }
     }
-    if (errors.some((e) => e.action === "TreatAsWithdraw")) return asWithdraw(p, errors)
-    return {
-      _tag: "Update",
-      withdrawn: p.withdrawn,
-      attributes: finishAttributes(sink, ctx),
-      ...(p.mpReach === undefined ? {} : { mpReach: p.mpReach }),
-      ...(p.mpUnreach === undefined ? {} : { mpUnreach: p.mpUnreach }),
-      nlri: p.nlri,
-      ...(errors.length > 0 ? { errors } : {})
-    }
-  })
+    return mpUnreach === undefined
+      ? { _tag: "Update", withdrawn, attributes, mpReach, nlri }
+      : { _tag: "Update", withdrawn, attributes, mpReach, mpUnreach, nlri }
+  }
+  if (errors.some((e) => e.action === "TreatAsWithdraw")) return asWithdraw(p, errors)
+  return {
+    _tag: "Update",
+    withdrawn: p.withdrawn,
+    attributes: finishAttributes(sink, ctx),
+    ...(p.mpReach === undefined ? {} : { mpReach: p.mpReach }),
+    ...(p.mpUnreach === undefined ? {} : { mpUnreach: p.mpUnreach }),
+    nlri: p.nlri,
+    errors
+  }
+}
 
 /** Decodes a raw attribute block (as from `splitUpdate`) on its own. */
 export const decodeAttributes = (raw: Uint8Array, ctx: CodecContext): Result.Result<PathAttributes, BgpError> => {
@@ -459,6 +534,22 @@ export interface AnnounceBatch {
   readonly prefixes: ReadonlyArray<Prefix>
 }
 
+/** Scratch space for the attribute block `buildAnnouncements` copies into each message. */
+const attributeWriter = new Writer(4096)
+
+/** Encodes prefixes from `ps[i]` on while they fit in `room` octets; returns the index of the first left over. */
+const packPrefixes = (w: Writer, ps: ReadonlyArray<Prefix>, i: number, addPath: boolean, room: number): number => {
+  while (i < ps.length) {
+    const p = ps[i]!
+    const n = prefixWireLength(p, addPath)
+    if (n > room) break
+    room -= n
+    encodePrefix(w, p, addPath)
+    i++
+  }
+  return i
+}
+
 /**
  * Packs prefixes sharing one attribute set into as few UPDATEs as the message size allows (attributes
  * encoded once, copied per message). IPv4 unicast uses the NLRI field; other families MP_REACH_NLRI.
@@ -469,11 +560,15 @@ export const buildAnnouncements = (batch: AnnounceBatch, ctx: CodecContext): Res
     const classic = batch.afi === Afi.IPV4 && safi === Safi.UNICAST && batch.nextHop === undefined
     const addPath = ctx.addPath.has(familyKey(batch.afi, safi))
     const max = maxMessageLength(ctx)
-    const attrW = new Writer(256)
-    // RFC 4760 §3: an UPDATE whose only NLRI are in MP_REACH_NLRI SHOULD NOT carry NEXT_HOP.
-    const { nextHop: _classicNextHop, ...mpAttributes } = batch.attributes
-    encodeAttributes(attrW, classic ? batch.attributes : mpAttributes, ctx)
-    const attrs = attrW.copy()
+    const attrW = attributeWriter.reset()
+    if (classic) encodeAttributes(attrW, batch.attributes, ctx)
+    else {
+      // RFC 4760 §3: an UPDATE whose only NLRI are in MP_REACH_NLRI SHOULD NOT carry NEXT_HOP.
+      const { nextHop: _classicNextHop, ...mpAttributes } = batch.attributes
+      encodeAttributes(attrW, mpAttributes, ctx)
+    }
+    // A view, not a copy: nothing below writes to attributeWriter.
+    const attrs = attrW.peek(0)
     const out: Uint8Array[] = []
     const w = sharedWriter
     let i = 0
@@ -505,20 +600,14 @@ export const buildAnnouncements = (batch: AnnounceBatch, ctx: CodecContext): Res
       let room = max - fixed
       if (!classic) {
         // prefixes go inside MP_REACH before the other attributes
-        while (i < ps.length && prefixWireLength(ps[i]!, addPath) <= room) {
-          room -= prefixWireLength(ps[i]!, addPath)
-          encodePrefix(w, ps[i++]!, addPath)
-        }
+        i = packPrefixes(w, ps, i, addPath, room)
         w.patchU16(mpAt + 2, w.pos - mpVs)
         w.bytes(attrs)
         w.patchU16(aStart, w.pos - aStart - 2)
       } else {
         w.bytes(attrs)
         w.patchU16(aStart, w.pos - aStart - 2)
-        while (i < ps.length && prefixWireLength(ps[i]!, addPath) <= room) {
-          room -= prefixWireLength(ps[i]!, addPath)
-          encodePrefix(w, ps[i++]!, addPath)
-        }
+        i = packPrefixes(w, ps, i, addPath, room)
       }
       w.patchU16(at + 16, w.pos - at)
       out.push(w.copy(at))
