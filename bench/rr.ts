@@ -7,14 +7,14 @@
  * so slow drifts of a shared machine spread over all routers alike; ratios against BIRD and against the
  * floor are taken within a block, then summarized (median, bootstrap 95 % interval, min–max).
  */
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DUT_NAMES, type DutName, duts } from "./lab/duts.ts"
 import { cores, loadAverage, machine, pin } from "./lab/proc.ts"
 import { type ChurnOptions, type RunOptions, type RunResult, runS1, runS2 } from "./lab/rr-run.ts"
 import { bootstrapMedian, rng, shuffle, spread } from "./lab/stats.ts"
-import { encodeTable, type EncodedTable, type Mix } from "./lab/tables.ts"
+import { encodeTable, type EncodedTable, type Mix, RIS_BVIEW } from "./lab/tables.ts"
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url))
 
@@ -63,7 +63,11 @@ const dutList = (opt("--duts")?.split(",") ?? (quick ? ["null", "starling", "bir
 })
 const routesList = nums("--routes", quick ? "10000" : full ? "10000,100000,1000000" : "10000,100000")
 const clientsList = nums("--clients", quick ? "5" : full ? "10,50,100" : "10,100")
-const mixes = list("--mix", quick ? "shared,realistic" : "shared,realistic") as Mix[]
+const mixes = (list("--mix", "shared,realistic") as Mix[]).filter((m) => {
+  if (m !== "realistic" || existsSync(RIS_BVIEW)) return true
+  process.stderr.write(`skipping the realistic mix: ${RIS_BVIEW} not found (the shared data beside the repository)\n`)
+  return false
+})
 const nodesList = nums("--nodes", quick ? "20" : full ? "100,250,500,1000" : "100,1000")
 const perNodeList = nums("--per-node", quick ? "2" : full ? "1,4" : "1,4")
 const blocks = Number(opt("--blocks") ?? (quick ? 1 : 5))
@@ -72,7 +76,7 @@ const timeoutMs = Number(opt("--timeout") ?? (quick ? 60 : 300)) * 1000
 const idleSeconds = Number(opt("--idle") ?? (quick ? 2 : 0))
 const seed = Number(opt("--seed") ?? 7)
 const profileDir = opt("--profile")
-const churnCell = opt("--churn-cell") ?? (quick ? "10000x5:realistic" : "100000x10:realistic")
+const churnCell = opt("--churn-cell") ?? (quick ? "10000x5:shared" : "100000x10:realistic")
 const churnOn = args.includes("--churn") || quick
 const churn: ChurnOptions = quick
   ? { share: 0.1, backgroundPerSecond: 5000, canaries: 20, canaryIntervalMs: 20, latencySeconds: 2 }

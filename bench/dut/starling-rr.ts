@@ -2,7 +2,8 @@
  * Starling's route reflector as a process of its own, for the benchmarks: `node bench/dut/starling-rr.ts
  * CONFIG.json`. The config is a `SpeakerConfig` as JSON (neighbors with `routeReflectorClient`), started
  * with `makeReflector`. Prints "ready" once the listeners are open, runs until SIGTERM/SIGINT, logs
- * nothing (logging off is part of the equivalent configs).
+ * nothing (logging off is part of the equivalent configs). On SIGUSR2 it prints "mem {...}": memory after
+ * a full garbage collection when started with --expose-gc.
  */
 import { readFileSync } from "node:fs"
 import { Deferred, Effect, Exit, Logger, Scope } from "effect"
@@ -24,6 +25,13 @@ const main = Effect.gen(function*() {
   const onSignal = () => Effect.runFork(Deferred.succeed(stop, undefined))
   process.once("SIGTERM", onSignal)
   process.once("SIGINT", onSignal)
+  // SIGUSR2: live memory after a full collection (with --expose-gc), to tell live data from garbage.
+  process.on("SIGUSR2", () => {
+    const gc = (globalThis as { gc?: () => void }).gc
+    gc?.()
+    const m = process.memoryUsage()
+    process.stdout.write(`mem ${JSON.stringify({ gc: gc !== undefined, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers })}\n`)
+  })
   yield* Deferred.await(stop)
   yield* Scope.close(scope, Exit.void)
 })

@@ -61,6 +61,11 @@ export interface RunningDut {
   readonly exited: () => boolean
   /** Cpus_allowed_list of every process of the tree (what taskset achieved), e.g. "0". */
   readonly affinity: () => string
+  /**
+   * Starling only: live memory after a full GC (SIGUSR2 → "mem {...}" on stdout); undefined for others
+   * or when it does not answer within `timeoutMs`.
+   */
+  readonly liveMemory: (timeoutMs?: number) => Promise<{ rss: number; heapUsed: number; external: number; arrayBuffers: number } | undefined>
 }
 
 export interface Dut {
@@ -141,11 +146,13 @@ const launch = async (l: Launch): Promise<RunningDut> => {
     resolve()
   }))
   let sawReady = false
+  let buf = ""
+  const lineWaiters = new Set<() => void>()
   if (l.readyLine !== undefined) {
-    let buf = ""
     child.stdout?.on("data", (b: Buffer) => {
       buf += b.toString()
       if (buf.includes(l.readyLine!)) sawReady = true
+      for (const w of [...lineWaiters]) w()
     })
   }
   const log = () => (existsSync(logFile) ? readFileSync(logFile, "utf8") : "")
@@ -174,6 +181,28 @@ const launch = async (l: Launch): Promise<RunningDut> => {
     log,
     exited: () => exitCode !== undefined,
     affinity: () => [...new Set(tree().map(cpusAllowed))].join(" "),
+    liveMemory: async (timeoutMs = 10_000) => {
+      if (l.name !== "starling" || exitCode !== undefined) return undefined
+      const from = buf.length
+      const found = () => /^mem (\{.*\})$/m.exec(buf.slice(from))
+      const got = new Promise<void>((resolve) => {
+        const w = () => {
+          if (found() !== null) {
+            lineWaiters.delete(w)
+            resolve()
+          }
+        }
+        lineWaiters.add(w)
+        setTimeout(() => {
+          lineWaiters.delete(w)
+          resolve()
+        }, timeoutMs)
+      })
+      signal(pid, "SIGUSR2")
+      await got
+      const m = found()
+      return m === null ? undefined : (JSON.parse(m[1]!) as { rss: number; heapUsed: number; external: number; arrayBuffers: number })
+    },
     stop: async () => {
       const all = exitCode === undefined ? tree() : known
       if (exitCode === undefined) {
@@ -341,7 +370,7 @@ export const duts: Record<DutName, Dut> = {
     start: (s) => {
       const file = join(s.dir, "starling.json")
       writeFileSync(file, duts.starling.configText(s))
-      const flags = [`--max-old-space-size=${s.heapMb ?? 4096}`]
+      const flags = [`--max-old-space-size=${s.heapMb ?? 4096}`, "--expose-gc"]
       if (s.cpuProfileDir !== undefined) {
         mkdirSync(s.cpuProfileDir, { recursive: true })
         flags.push("--cpu-prof", `--cpu-prof-dir=${s.cpuProfileDir}`)

@@ -125,6 +125,8 @@ export interface RunResult {
   readonly foreign: number
   readonly withdrawals: number
   readonly endOfRib: number
+  /** Starling: memory after a full GC once converged (live data, against the peak RSS above). */
+  readonly dutLive?: { readonly rss: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number }
   readonly churn?: ChurnResult
   readonly idle?: IdleResult
   readonly startedAt: string
@@ -269,6 +271,17 @@ export const runS1 = async (name: DutName, table: EncodedTable, clients: number,
     const last = atLast ?? b
     const invalid = ok ? checkSinks(sinks, table.routes) : `timeout after ${o.timeoutMs} ms: ${checkSinks(sinks, table.routes) ?? "?"}`
     const withdrawals = sum(sinks, (s) => s.counter!.withdrawals)
+    // The counts as converged (the churn phase below changes them).
+    const counts = {
+      updatesReceived: sum(sinks, (s) => s.counter!.updates),
+      bytesReceived: sum(sinks, (s) => s.bytesIn),
+      minPresent: Math.min(...sinks.map((s) => s.counter!.present)),
+      maxPresent: Math.max(...sinks.map((s) => s.counter!.present)),
+      duplicates: sum(sinks, (s) => s.counter!.duplicates),
+      foreign: sum(sinks, (s) => s.counter!.foreign),
+      endOfRib: sum(sinks, (s) => s.counter!.endOfRib)
+    }
+    const live = await lab.dut.liveMemory()
     let churn: ChurnResult | undefined
     let idle: IdleResult | undefined
     if (invalid === undefined && o.churn !== undefined) churn = await churnPhases(lab, generator, sinks, table, o)
@@ -293,15 +306,10 @@ export const runS1 = async (name: DutName, table: EncodedTable, clients: number,
       dutAffinity: lab.dut.affinity(),
       harnessCpu: b.self - a.self,
       interference: interference(a.stat, b.stat, (b.t - a.t) / 1000, own),
-      updatesReceived: sum(sinks, (s) => s.counter!.updates),
-      bytesReceived: sum(sinks, (s) => s.bytesIn),
+      ...counts,
       expectedPerSink: table.routes,
-      minPresent: Math.min(...sinks.map((s) => s.counter!.present)),
-      maxPresent: Math.max(...sinks.map((s) => s.counter!.present)),
-      duplicates: sum(sinks, (s) => s.counter!.duplicates),
-      foreign: sum(sinks, (s) => s.counter!.foreign),
       withdrawals,
-      endOfRib: sum(sinks, (s) => s.counter!.endOfRib),
+      ...(live === undefined ? {} : { dutLive: live }),
       ...(churn === undefined ? {} : { churn }),
       ...(idle === undefined ? {} : { idle }),
       startedAt
@@ -446,10 +454,19 @@ const canaries = async (lab: Lab, generator: HarnessPeer, sinks: ReadonlyArray<H
     expectedAt += tickMs
     await sleep(Math.max(0, expectedAt - performance.now()))
   }
-  // Put the last background window back and let the canaries settle.
-  if (windows.length > 0) void generator.write(windows[(tick + windows.length - 1) % windows.length]!.announce)
+  // Let the last changes arrive, count what never did, then put the last background window and every
+  // withdrawn canary back so the sinks end with the whole table again.
   await sleep(1000)
   for (const p of pending) if (p !== undefined) missed += sinks.length - p.seen.reduce((x, y) => x + y, 0)
+  pending.fill(undefined)
+  if (windows.length > 0) void generator.write(windows[(tick + windows.length - 1) % windows.length]!.announce)
+  for (let k = 0; k < c.canaries; k++) {
+    if (state[k] === 0) {
+      state[k] = 1
+      void generator.write(canaryMsgs[k]!.announce)
+    }
+  }
+  await sleep(500)
   const b = snapshot(lab.dut)
   for (const s of sinks) s.counter!.onPrefix = undefined
   return {
@@ -496,6 +513,7 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
     const at = last ?? b
     let invalid = ok ? checkSinks(peers, expected) : `timeout after ${o.timeoutMs} ms: ${checkSinks(peers, expected) ?? "?"}`
     if (invalid === undefined && failed !== undefined) invalid = String((failed as PromiseRejectedResult).reason)
+    const live = await lab.dut.liveMemory()
     let idle: IdleResult | undefined
     if (invalid === undefined && o.idleSeconds > 0) idle = await idlePhase(lab.dut, o.idleSeconds)
     const own = b.usage.cpu - a.usage.cpu + (b.self - a.self)
@@ -527,6 +545,7 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
       foreign: sum(peers, (s) => s.counter!.foreign),
       withdrawals: sum(peers, (s) => s.counter!.withdrawals),
       endOfRib: sum(peers, (s) => s.counter!.endOfRib),
+      ...(live === undefined ? {} : { dutLive: live }),
       ...(idle === undefined ? {} : { idle }),
       startedAt
     }

@@ -367,51 +367,59 @@ export class PrefixCounter {
     }
   }
 
-  private announce(addr: number, len: number): void {
-    const i = this.space.index(addr, len)
-    if (i < 0) {
-      this.foreign++
-      return
-    }
-    if (i - this.ownFrom >= 0 && i - this.ownFrom < this.ownCount) {
-      // Our own route reflected back to us (RFC 4456 allows it; ORIGINATOR_ID tells the client to drop it).
-      this.own++
-      return
-    }
-    this.announcements++
-    if (this.bits[i] === 1) this.duplicates++
-    else {
-      this.bits[i] = 1
-      this.present++
-    }
-    this.onPrefix?.(i, true)
-  }
-
-  private withdraw(addr: number, len: number): void {
-    const i = this.space.index(addr, len)
-    if (i < 0) {
-      this.foreign++
-      return
-    }
-    if (i - this.ownFrom >= 0 && i - this.ownFrom < this.ownCount) return
-    this.withdrawals++
-    if (this.bits[i] === 1) {
-      this.bits[i] = 0
-      this.present--
-    } else this.spuriousWithdrawals++
-    this.onPrefix?.(i, false)
-  }
-
-  /** Walks a run of IPv4 NLRI (RFC 4271 §4.3 encoding). */
+  /**
+   * Walks a run of IPv4 NLRI (RFC 4271 §4.3 encoding) and applies each prefix. The hot loop of every
+   * sink: no calls per prefix, the index computed from the octets directly.
+   */
   private walk(b: Uint8Array, i: number, end: number, announce: boolean): void {
+    const sp = this.space
+    const L = sp.len
+    const step = 2 ** sp.shift
+    const base = sp.base
+    const count = sp.count
+    const bits = this.bits
+    const hook = this.onPrefix
+    const ownFrom = this.ownFrom
+    const ownCount = this.ownCount
     while (i < end) {
       const len = b[i]!
       const n = (len + 7) >> 3
-      let addr = 0
-      for (let k = 0; k < 4; k++) addr = addr * 256 + (k < n ? b[i + 1 + k]! : 0)
-      if (announce) this.announce(addr, len)
-      else this.withdraw(addr, len)
+      if (len !== L) {
+        this.foreign++
+        i += 1 + n
+        continue
+      }
+      const addr = n === 3
+        ? b[i + 1]! * 16777216 + b[i + 2]! * 65536 + b[i + 3]! * 256
+        : n === 4
+        ? b[i + 1]! * 16777216 + b[i + 2]! * 65536 + b[i + 3]! * 256 + b[i + 4]!
+        : (n > 0 ? b[i + 1]! * 16777216 : 0) + (n > 1 ? b[i + 2]! * 65536 : 0) + (n > 2 ? b[i + 3]! * 256 : 0)
       i += 1 + n
+      const idx = (addr - base) / step
+      if (idx < 0 || idx >= count || idx !== Math.floor(idx)) {
+        this.foreign++
+        continue
+      }
+      if (idx - ownFrom >= 0 && idx - ownFrom < ownCount) {
+        // Our own route reflected back to us (RFC 4456 allows it; ORIGINATOR_ID tells the client to drop it).
+        if (announce) this.own++
+        continue
+      }
+      if (announce) {
+        this.announcements++
+        if (bits[idx] === 1) this.duplicates++
+        else {
+          bits[idx] = 1
+          this.present++
+        }
+      } else {
+        this.withdrawals++
+        if (bits[idx] === 1) {
+          bits[idx] = 0
+          this.present--
+        } else this.spuriousWithdrawals++
+      }
+      if (hook !== undefined) hook(idx, announce)
     }
   }
 
