@@ -12,8 +12,10 @@ import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DUT_NAMES, type DutName, duts } from "./lab/duts.ts"
 import { cores, loadAverage, machine, pin } from "./lab/proc.ts"
+import { newestProfile, summarizeProfile } from "./lab/profile.ts"
 import { type ChurnOptions, type RunOptions, type RunResult, runS1, runS2 } from "./lab/rr-run.ts"
-import { bootstrapMedian, rng, shuffle, spread } from "./lab/stats.ts"
+import { rng, shuffle } from "./lab/stats.ts"
+import { summarize } from "./lab/summary.ts"
 import { encodeTable, type EncodedTable, type Mix, RIS_BVIEW } from "./lab/tables.ts"
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url))
@@ -142,7 +144,7 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
     pokeMs: 100,
     idleSeconds: record && idleCells.has(cell.key) ? idleSeconds : 0,
     heapMb,
-    ...(profileDir !== undefined && dut === "starling" && record ? { cpuProfileDir: join(profileDir, cell.key.replace(/[:]/g, "_")) } : {}),
+    ...(profileDir !== undefined && dut === "starling" && record ? { cpuProfileDir: join(profileDir, cell.key.replace(/[:]/g, "_"), `b${block}`) } : {}),
     ...(churnOn && record && cell.key === `s1:${churnCell}` ? { churn } : {})
   }
   let r: RunResult
@@ -153,6 +155,11 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
   } catch (e) {
     process.stderr.write(`${cell.key} ${dut} block ${block}: ${e instanceof Error ? e.message : String(e)}\n`)
     return undefined
+  }
+  if (o.cpuProfileDir !== undefined) {
+    // Keep a summary of Starling's CPU profile with the run (the raw profile stays in the directory).
+    const file = newestProfile(o.cpuProfileDir)
+    if (file !== undefined) r = { ...r, profile: summarizeProfile(file, 20) }
   }
   const flag = r.valid ? "" : `  INVALID: ${r.invalid}`
   process.stderr.write(
@@ -165,56 +172,6 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
   if (r.idle !== undefined) process.stderr.write(`   idle ${fmt(r.idle.seconds, 0)} s: cpu ${fmt(r.idle.cpuShare * 100, 2)} %, rss ${mb(r.idle.rss)} MB\n`)
   if (record) runs.push(r)
   return r
-}
-
-export interface CellSummary {
-  readonly key: string
-  readonly dut: DutName
-  readonly valid: number
-  readonly runs: number
-  readonly convergeSeconds: ReturnType<typeof spread>
-  readonly establishSeconds: ReturnType<typeof spread>
-  readonly dutCpu: ReturnType<typeof spread>
-  readonly dutPeakRss: ReturnType<typeof spread>
-  readonly vsBird?: { readonly time: ReturnType<typeof bootstrapMedian>; readonly cpu: ReturnType<typeof bootstrapMedian>; readonly rss: ReturnType<typeof bootstrapMedian> }
-  readonly vsFloor?: { readonly time: ReturnType<typeof bootstrapMedian>; readonly cpu: ReturnType<typeof bootstrapMedian> }
-  readonly foreignShare: ReturnType<typeof spread>
-}
-
-const summarize = (): CellSummary[] => {
-  const out: CellSummary[] = []
-  for (const cell of cells) {
-    for (const dut of dutList) {
-      const mine = runs.filter((r) => cellKey(r) === cell.key && r.dut === dut)
-      const ok = mine.filter((r) => r.valid)
-      const ratio = (other: DutName, f: (r: RunResult) => number) => {
-        const xs: number[] = []
-        for (const r of ok) {
-          const o = runs.find((x) => cellKey(x) === cell.key && x.dut === other && x.block === r.block && x.valid)
-          if (o !== undefined && f(o) > 0) xs.push(f(r) / f(o))
-        }
-        return bootstrapMedian(xs)
-      }
-      out.push({
-        key: cell.key,
-        dut,
-        valid: ok.length,
-        runs: mine.length,
-        convergeSeconds: spread(ok.map((r) => r.convergeSeconds)),
-        establishSeconds: spread(ok.map((r) => r.establishSeconds)),
-        dutCpu: spread(ok.map((r) => r.dutCpu)),
-        dutPeakRss: spread(ok.map((r) => r.dutPeakRss)),
-        ...(dutList.includes("bird") && dut !== "bird"
-          ? { vsBird: { time: ratio("bird", (r) => r.convergeSeconds), cpu: ratio("bird", (r) => r.dutCpu), rss: ratio("bird", (r) => r.dutPeakRss) } }
-          : {}),
-        ...(dutList.includes("null") && dut !== "null"
-          ? { vsFloor: { time: ratio("null", (r) => r.convergeSeconds), cpu: ratio("null", (r) => r.dutCpu) } }
-          : {}),
-        foreignShare: spread(mine.map((r) => r.interference.foreignShare))
-      })
-    }
-  }
-  return out
 }
 
 const cellKey = (r: RunResult): string =>
@@ -231,7 +188,7 @@ const save = () => {
     pinned: { harnessCpu: pinned ? 1 : "unpinned", dutCpu: cores() >= 2 ? DUT_CPU : "unpinned" },
     options: { scenario, duts: dutList, routes: routesList, clients: clientsList, mixes, nodes: nodesList, perNode: perNodeList, blocks, warmup, timeoutMs, idleSeconds, churn: churnOn ? { cell: churnCell, ...churn } : undefined, seed },
     cells: cells.map((c) => c.key),
-    summary: summarize(),
+    summary: summarize(runs, cells.map((c) => c.key), dutList),
     runs
   }, null, 1))
 }

@@ -17,6 +17,7 @@ import { performance } from "node:perf_hooks"
 import { type DutName, duts, type RunningDut } from "./duts.ts"
 import { connectAll, HarnessPeer } from "./peer.ts"
 import { cpuStat, interference, type Interference, selfCpu, treeUsage, type TreeUsage } from "./proc.ts"
+import type { ProfileSummary } from "./profile.ts"
 import { quantile } from "./stats.ts"
 import { calicoNodeUpdate, calicoSpace, type EncodedTable, encodeSubset, encodeWithdrawSubset } from "./tables.ts"
 import { formatIpv4, parseIpv4, PrefixSpace } from "./wire.ts"
@@ -129,6 +130,8 @@ export interface RunResult {
   readonly dutLive?: { readonly rss: number; readonly heapUsed: number; readonly external: number; readonly arrayBuffers: number }
   readonly churn?: ChurnResult
   readonly idle?: IdleResult
+  /** Starling with --profile: summary of the V8 CPU profile of the whole DUT process life. */
+  readonly profile?: ProfileSummary
   readonly startedAt: string
 }
 
