@@ -88,11 +88,14 @@ const decodeNotificationBody = (b: Uint8Array, s: number, e: number): Notificati
 })
 
 const decodeRouteRefreshBody = (b: Uint8Array, s: number, e: number): RouteRefresh => {
-  // RFC 7313 §5: a ROUTE-REFRESH whose length is not 23 is a ROUTE-REFRESH Message Error.
-  if (e - s !== 4) {
+  // RFC 7313 §5: a BoRR or EoRR (subtype 1, 2) whose length is not 23 is a ROUTE-REFRESH Message Error.
+  // A longer normal request carries ORF entries (RFC 5291 §4), which we do not negotiate and ignore; other
+  // subtypes are to be ignored whatever their length.
+  const subtype = b[s + 2]!
+  if (e - s !== 4 && (subtype === RouteRefreshSubtype.BORR || subtype === RouteRefreshSubtype.EORR)) {
     abort("InvalidRouteRefreshLength", `ROUTE-REFRESH of ${e - s + HEADER_LENGTH} octets`, { data: b.subarray(s - HEADER_LENGTH, e) })
   }
-  return { _tag: "RouteRefresh", afi: (b[s]! << 8) | b[s + 1]!, subtype: b[s + 2]!, safi: b[s + 3]! }
+  return { _tag: "RouteRefresh", afi: (b[s]! << 8) | b[s + 1]!, subtype, safi: b[s + 3]! }
 }
 
 /**
@@ -214,9 +217,11 @@ export const shutdownNotification = (
   message: string
 ): Notification => {
   let bytes = utf8.encode(message)
-  while (bytes.length > 255) {
-    message = message.slice(0, -1)
-    bytes = utf8.encode(message)
+  if (bytes.length > 255) {
+    // Cut at 255 octets, backing off over UTF-8 continuation octets (10xxxxxx) to a character start.
+    let cut = 255
+    while (cut > 0 && (bytes[cut]! & 0xc0) === 0x80) cut--
+    bytes = bytes.subarray(0, cut)
   }
   const data = new Uint8Array(1 + bytes.length)
   data[0] = bytes.length

@@ -89,7 +89,7 @@ interface Parsed {
 
 const mpAction = (afi: number, safi: number, detail: string, attr: Uint8Array): BgpError =>
   // RFC 7606 §5.3/§7.11: the NLRI cannot be trusted; the family goes (AFI/SAFI disable, RFC 4760 §7).
-  bgpError("OptionalAttributeError", detail, { data: attr, action: "AfiSafiDisable", afi, safi })
+  bgpError("OptionalAttributeError", detail, { data: attr, action: "AfiSafiDisable", attributeType: attr[1]!, afi, safi })
 
 const validNextHopLength = (afi: number, safi: number, len: number): boolean => {
   if (safi !== Safi.UNICAST && safi !== Safi.MULTICAST) return true
@@ -283,13 +283,23 @@ const splitBody = (body: Uint8Array, ctx: CodecContext): UpdateSplit => {
 const hasReachable = (p: { nlri: ReadonlyArray<Prefix>; mpReach?: MpReach | undefined }): boolean =>
   p.nlri.length > 0 || (p.mpReach !== undefined && (p.mpReach.nlri.length > 0 || (p.mpReach.rawNlri?.length ?? 0) > 0))
 
+const joinBytes = (a: Uint8Array | undefined, b: Uint8Array | undefined): Uint8Array => {
+  const out = new Uint8Array((a?.length ?? 0) + (b?.length ?? 0))
+  if (a !== undefined) out.set(a)
+  if (b !== undefined) out.set(b, a?.length ?? 0)
+  return out
+}
+
 /** RFC 7606 §2 treat-as-withdraw: every NLRI of the UPDATE becomes a withdrawal, attributes are dropped. */
 const asWithdraw = (p: Parsed, errors: BgpError[]): Update => {
   let mpUnreach = p.mpUnreach
   if (p.mpReach !== undefined) {
     const r = p.mpReach
     if (mpUnreach !== undefined && mpUnreach.afi === r.afi && mpUnreach.safi === r.safi) {
-      mpUnreach = { afi: r.afi, safi: r.safi, withdrawn: [...mpUnreach.withdrawn, ...r.nlri] }
+      // A family kept raw has its NLRI in rawWithdrawn/rawNlri: join those, or they would be lost.
+      mpUnreach = r.rawNlri === undefined && mpUnreach.rawWithdrawn === undefined
+        ? { afi: r.afi, safi: r.safi, withdrawn: [...mpUnreach.withdrawn, ...r.nlri] }
+        : { afi: r.afi, safi: r.safi, withdrawn: [], rawWithdrawn: joinBytes(mpUnreach.rawWithdrawn, r.rawNlri) }
     } else if (mpUnreach === undefined) {
       mpUnreach = r.rawNlri === undefined
         ? { afi: r.afi, safi: r.safi, withdrawn: r.nlri }
@@ -334,6 +344,15 @@ export const decodeUpdateAt = (buf: Uint8Array, start: number, end: number, ctx:
   }
 }
 
+/**
+ * RFC 7606 §7.5: LOCAL_PREF from an external peer is to be discarded anyway, so a malformed one is
+ * "attribute discard"; from an internal peer (or when the context does not say) it stays treat-as-withdraw.
+ */
+const localPrefError = (err: BgpError, ctx: CodecContext): BgpError =>
+  ctx.internal === false && err.action === "TreatAsWithdraw"
+    ? bgpError(err.reason, err.detail, { data: err.data, action: "AttributeDiscard", attributeType: AttrType.LOCAL_PREF })
+    : err
+
 const missing = (errors: BgpError[], type: number, name: string): void => {
   errors.push(
     bgpError("MissingWellKnownAttribute", `missing ${name}`, {
@@ -362,7 +381,7 @@ const decodeBody = (body: Uint8Array, start: number, end: number, ctx: CodecCont
       decodeAttributeAt(type, flags, body, as, vs, ve, sink, ctx)
     if (err !== undefined) {
       if (err.action === "SessionReset") throw new UpdateAbort(err)
-      errors.push(err)
+      errors.push(type === AttrType.LOCAL_PREF ? localPrefError(err, ctx) : err)
     }
   }
   if (errors.length > 0) {
@@ -447,6 +466,9 @@ const writeMpReach = (w: Writer, m: MpReach, ctx: CodecContext): void => {
   w.u16(m.afi)
   w.u8(m.safi)
   if (m.nextHop.length > 255) throw new EncodeError({ detail: "MP_REACH_NLRI next hop too long" })
+  if (!validNextHopLength(m.afi, m.safi, m.nextHop.length)) {
+    throw new EncodeError({ detail: `MP_REACH_NLRI next hop of ${m.nextHop.length} octets for AFI ${m.afi} SAFI ${m.safi}` })
+  }
   w.u8(m.nextHop.length)
   w.bytes(m.nextHop)
   w.u8(0)
@@ -559,6 +581,10 @@ export const buildAnnouncements = (batch: AnnounceBatch, ctx: CodecContext): Res
     const safi = batch.safi ?? Safi.UNICAST
     const classic = batch.afi === Afi.IPV4 && safi === Safi.UNICAST && batch.nextHop === undefined
     const addPath = ctx.addPath.has(familyKey(batch.afi, safi))
+    // A next hop the receiver must reject (none at all, say) would cost the peer the family (RFC 7606 §7.11).
+    if (!classic && !validNextHopLength(batch.afi, safi, batch.nextHop?.length ?? 0)) {
+      throw new EncodeError({ detail: `MP_REACH_NLRI next hop of ${batch.nextHop?.length ?? 0} octets for AFI ${batch.afi} SAFI ${safi}` })
+    }
     const max = maxMessageLength(ctx)
     const attrW = attributeWriter.reset()
     if (classic) encodeAttributes(attrW, batch.attributes, ctx)
