@@ -28,7 +28,11 @@ const EMPTY: Uint8Array = new Uint8Array(0)
 
 export const makeFramer = (options: { readonly extendedMessages?: boolean } = {}): Framer => {
   let maxLength = options.extendedMessages === true ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH
+  /** Fewer than 19 octets of a message whose header is not complete yet. */
   let pending: Uint8Array = EMPTY
+  /** A split message whose header was checked: filled in place as chunks arrive (no re-copying). */
+  let assembly: Uint8Array | undefined
+  let filled = 0
   let failed: BgpError | undefined
 
   /** Frames whole messages of `buf` from `i` on, as views; returns where the first incomplete one starts. */
@@ -42,16 +46,16 @@ export const makeFramer = (options: { readonly extendedMessages?: boolean } = {}
     return i
   }
 
-  const join = (a: Uint8Array, b: Uint8Array): Uint8Array => {
-    const joined = new Uint8Array(a.length + b.length)
-    joined.set(a)
-    joined.set(b, a.length)
-    return joined
+  /** Starts assembling a message from `head` (its header complete and checked) of declared `length`. */
+  const assemble = (head: Uint8Array, length: number): void => {
+    assembly = new Uint8Array(length)
+    assembly.set(head)
+    filled = head.length
   }
 
   return {
     get buffered() {
-      return pending.length
+      return assembly !== undefined ? filled : pending.length
     },
     setExtendedMessages(enabled) {
       maxLength = enabled ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH
@@ -61,30 +65,44 @@ export const makeFramer = (options: { readonly extendedMessages?: boolean } = {}
       const messages: Uint8Array[] = []
       try {
         let start = 0
-        if (pending.length > 0) {
-          // Finish the split message first: it alone is assembled (copied); the messages after it stay
-          // views of `chunk` (copying the whole chunk behind a split message cost a copy of every byte).
-          const have = pending.length + chunk.length
-          if (have < HEADER_LENGTH) {
-            pending = join(pending, chunk)
+        if (assembly === undefined && pending.length > 0) {
+          if (pending.length + chunk.length < HEADER_LENGTH) {
+            const joined = new Uint8Array(pending.length + chunk.length)
+            joined.set(pending)
+            joined.set(chunk, pending.length)
+            pending = joined
             return { messages }
           }
-          const head = pending.length >= HEADER_LENGTH ? pending : join(pending, chunk.subarray(0, HEADER_LENGTH - pending.length))
+          const head = new Uint8Array(HEADER_LENGTH)
+          head.set(pending)
+          head.set(chunk.subarray(0, HEADER_LENGTH - pending.length), pending.length)
           const length = checkHeader(head, 0, maxLength)
-          if (have < length) {
-            pending = join(pending, chunk)
-            return { messages }
-          }
-          start = length - pending.length
-          messages.push(join(pending, chunk.subarray(0, start)))
+          start = HEADER_LENGTH - pending.length
+          pending = EMPTY
+          assemble(head, length)
+        }
+        if (assembly !== undefined) {
+          // Finish the split message first: it alone is copied; the messages after it stay views of `chunk`.
+          const take = Math.min(assembly.length - filled, chunk.length - start)
+          assembly.set(chunk.subarray(start, start + take), filled)
+          filled += take
+          start += take
+          if (filled < assembly.length) return { messages }
+          messages.push(assembly)
+          assembly = undefined
         }
         const used = frame(chunk, start, messages)
-        pending = used === chunk.length ? EMPTY : chunk.slice(used)
+        const rest = chunk.length - used
+        if (rest === 0) pending = EMPTY
+        else if (rest < HEADER_LENGTH) pending = chunk.slice(used)
+        // `frame` stopped at a message whose header it checked but whose body is not all here.
+        else assemble(chunk.subarray(used), (chunk[used + 16]! << 8) | chunk[used + 17]!)
         return { messages }
       } catch (e) {
         if (!(e instanceof DecodeAbort)) throw e
         failed = e.error
         pending = EMPTY
+        assembly = undefined
         return { messages, error: failed }
       }
     }

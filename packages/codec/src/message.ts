@@ -70,8 +70,8 @@ export const checkHeader = (b: Uint8Array, s: number, maxLength: number): number
   }
   const min = minLength[type]
   if (min === undefined) abort("BadMessageType", `unknown message type ${type}`, { data: Uint8Array.of(type) })
-  // KEEPALIVE is exactly 19 octets; the others have a minimum.
-  if (length < min! || (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH)) {
+  // KEEPALIVE is exactly 19 octets; the others have a minimum. RFC 8654 §4: OPEN never exceeds 4096.
+  if (length < min! || (type === MessageType.KEEPALIVE && length !== HEADER_LENGTH) || (type === MessageType.OPEN && length > 4096)) {
     abort("BadMessageLength", `length ${length} is wrong for message type ${type}`, { data: b.subarray(s + 16, s + 18) })
   }
   return length
