@@ -15,7 +15,7 @@ import { cores, loadAverage, machine, pin } from "./lab/proc.ts"
 import { newestProfile, summarizeProfile } from "./lab/profile.ts"
 import { type ChurnOptions, type RunOptions, type RunResult, runS1, runS2 } from "./lab/rr-run.ts"
 import { rng, shuffle } from "./lab/stats.ts"
-import { summarize } from "./lab/summary.ts"
+import { cellKey, summarize } from "./lab/summary.ts"
 import { encodeTable, type EncodedTable, type Mix, RIS_BVIEW } from "./lab/tables.ts"
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url))
@@ -28,6 +28,7 @@ const usage = `usage: node bench/rr.ts [options]
   --mix LIST                  shared,realistic (default both)
   --nodes LIST                S2 nodes (default 100,250,500,1000)
   --per-node LIST             S2 prefixes per node (default 1,4)
+  --s2-stagger LIST           S2 ms between node connects (default 0: all at once, a reconnect storm)
   --blocks N                  interleaved blocks per cell (default 5)
   --no-warmup                 skip the discarded warm-up run per router and cell
   --churn                     S5 after each S1 run of the --churn-cell (default 100000x10 realistic)
@@ -37,7 +38,8 @@ const usage = `usage: node bench/rr.ts [options]
   --quick                     the CI smoke variant: tiny cells, 1 block, < 1 minute
   --full                      the whole matrix of the issue (quiet machine: hours)
   --out FILE                  results JSON (default bench/results/rr-<date>.json)
-  --seed N                    shuffle seed (default 7)`
+  --seed N                    shuffle seed (default 7)
+  --keep                      keep each run's directory (configs, router logs) under $TMPDIR/starling-bench`
 
 const args = process.argv.slice(2)
 if (args.includes("--help")) {
@@ -73,6 +75,7 @@ const mixes = (list("--mix", "shared,realistic") as Mix[]).filter((m) => {
 const nodesList = nums("--nodes", quick ? "20" : full ? "100,250,500,1000" : "100,1000")
 const perNodeList = nums("--per-node", quick ? "2" : full ? "1,4" : "1,4")
 const blocks = Number(opt("--blocks") ?? (quick ? 1 : 5))
+const staggers = nums("--s2-stagger", "0")
 const warmup = !args.includes("--no-warmup") && !quick
 const timeoutMs = Number(opt("--timeout") ?? (quick ? 60 : 300)) * 1000
 const idleSeconds = Number(opt("--idle") ?? (quick ? 2 : 0))
@@ -99,6 +102,7 @@ interface Cell {
   readonly mix?: Mix
   readonly nodes?: number
   readonly perNode?: number
+  readonly staggerMs?: number
 }
 
 const cells: Cell[] = []
@@ -113,7 +117,13 @@ if (scenario === "s1" || scenario === "all") {
   }
 }
 if (scenario === "s2" || scenario === "all") {
-  for (const nodes of nodesList) for (const perNode of perNodeList) cells.push({ scenario: "s2", key: `s2:${nodes}x${perNode}`, nodes, perNode })
+  for (const nodes of nodesList) {
+    for (const perNode of perNodeList) {
+      for (const st of staggers) {
+        cells.push({ scenario: "s2", key: `s2:${nodes}x${perNode}${st > 0 ? `:stagger${st}` : ""}`, nodes, perNode, staggerMs: st })
+      }
+    }
+  }
 }
 
 const tables = new Map<string, EncodedTable>()
@@ -144,6 +154,8 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
     pokeMs: 100,
     idleSeconds: record && idleCells.has(cell.key) ? idleSeconds : 0,
     heapMb,
+    ...(cell.staggerMs === undefined ? {} : { s2StaggerMs: cell.staggerMs }),
+    keepDir: args.includes("--keep"),
     ...(profileDir !== undefined && dut === "starling" && record ? { cpuProfileDir: join(profileDir, cell.key.replace(/[:]/g, "_"), `b${block}`) } : {}),
     ...(churnOn && record && cell.key === `s1:${churnCell}` ? { churn } : {})
   }
@@ -173,9 +185,6 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
   if (record) runs.push(r)
   return r
 }
-
-const cellKey = (r: RunResult): string =>
-  r.scenario === "s1" ? `s1:${r.cell["routes"]}x${r.cell["clients"]}:${r.cell["mix"]}` : `s2:${r.cell["nodes"]}x${r.cell["perNode"]}`
 
 const save = () => {
   mkdirSync(join(out, ".."), { recursive: true })

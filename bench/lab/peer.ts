@@ -42,6 +42,8 @@ export class HarnessPeer {
   notification: { code: number; subcode: number } | undefined
   closed = false
   error: string | undefined
+  /** Called once when the connection closes (for whatever reason). */
+  onClose: (() => void) | undefined
   private expected: number | undefined
   private onComplete: (() => void) | undefined
   private keepaliveTimer: NodeJS.Timeout | undefined
@@ -131,7 +133,10 @@ export class HarnessPeer {
     const o = this.options
     return new Promise((resolve, reject) => {
       this.established = { resolve, reject }
-      const timer = setTimeout(() => this.fail(`no session within ${timeoutMs} ms`), timeoutMs)
+      const timer = setTimeout(() => {
+        this.fail(`no session within ${timeoutMs} ms`)
+        this.socket?.destroy()
+      }, timeoutMs)
       timer.unref()
       const framer = new Framer(this.onMessage)
       this.connectStartedAt = performance.now()
@@ -155,6 +160,7 @@ export class HarnessPeer {
         clearTimeout(timer)
         if (this.keepaliveTimer !== undefined) clearInterval(this.keepaliveTimer)
         this.fail("connection closed")
+        this.onClose?.()
       })
       // KEEPALIVE at a third of the hold time (RFC 4271 §4.4), so long runs keep their sessions.
       if (o.holdTime > 0) {

@@ -48,6 +48,8 @@ export interface RunOptions {
   /** S6: seconds of idle measurement after convergence (0: none). */
   readonly idleSeconds: number
   readonly keepDir?: boolean
+  /** S2: node n starts connecting n × this many ms after the first (0: all at once, a reconnect storm). */
+  readonly s2StaggerMs?: number
 }
 
 export interface ChurnOptions {
@@ -106,6 +108,8 @@ export interface RunResult {
   readonly convergeSeconds: number
   /** S1: first byte → the generator's last byte handed to the kernel. */
   readonly sendSeconds: number
+  /** S2: sessions that failed or closed and were tried again (1 s connect retry). */
+  readonly sessionFailures?: number
   readonly dutCpu: number
   readonly dutCpuTicks: number
   /** CPU until the end of the quiet window (anything left after the last prefix is counted here). */
@@ -493,29 +497,57 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
   const lab = await startDut(name, addrs, o)
   const space = calicoSpace(nodes, perNode)
   const expected = (nodes - 1) * perNode
-  const peers = addrs.map((_, n) => sinkPeer(n, space, expected, { from: n * perNode, count: perNode }))
   const updates = addrs.map((_, n) => calicoNodeUpdate(space, n, perNode))
   const startedAt = new Date().toISOString()
+  // Each node behaves like a BGP speaker with a 1 s connect retry: a session that fails or closes is
+  // tried again (a new session: it announces again and must receive everything again).
+  const current: HarnessPeer[] = new Array(nodes)
+  let failures = 0
+  let done = false
+  const startNode = (n: number): void => {
+    const p = sinkPeer(n, space, expected, { from: n * perNode, count: perNode })
+    current[n] = p
+    p.onClose = () => {
+      if (done) return
+      failures++
+      setTimeout(() => {
+        if (!done) startNode(n)
+      }, 1000)
+    }
+    p.connect(30_000).then(() => p.write(updates[n]!), () => undefined)
+  }
   try {
     await sleep(200)
     const a = snapshot(lab.dut)
     let last: Snapshot | undefined
     // Every node connects at once and announces its blocks as soon as its session is up. Node 1 sends a
     // KEEPALIVE every pokeMs once up (as the generator does in S1: see README, BIRD's 3 s stall).
-    const connects = peers.map((p, n) => p.connect(o.timeoutMs).then(() => p.write(updates[n]!)))
-    const poke = o.pokeMs > 0 ? setInterval(() => peers[0]!.establishedAt > 0 && peers[0]!.poke(), o.pokeMs) : undefined
-    const established = Promise.allSettled(connects)
-    const ok = await allComplete(peers, o.timeoutMs, () => (last = snapshot(lab.dut)))
+    const stagger = o.s2StaggerMs ?? 0
+    for (let n = 0; n < nodes; n++) {
+      if (stagger > 0 && n > 0) setTimeout(() => startNode(n), n * stagger)
+      else startNode(n)
+    }
+    const poke = o.pokeMs > 0 ? setInterval(() => current[0] !== undefined && current[0].establishedAt > 0 && current[0].poke(), o.pokeMs) : undefined
+    const deadline = performance.now() + o.timeoutMs
+    let ok = false
+    while (performance.now() < deadline) {
+      if (current.length === nodes && current.every((p) => p !== undefined && p.completeAt > 0)) {
+        last = snapshot(lab.dut)
+        ok = true
+        break
+      }
+      await sleep(5)
+    }
     if (poke !== undefined) clearInterval(poke)
-    const settled = await established
-    const failed = settled.find((r) => r.status === "rejected")
+    const peers = current.filter((p) => p !== undefined)
     const establishAt = Math.max(...peers.map((p) => p.establishedAt))
     const convergeAt = ok ? Math.max(...peers.map((p) => p.completeAt)) : performance.now()
     await sleep(o.quietMs)
+    done = true
     const b = snapshot(lab.dut)
     const at = last ?? b
-    let invalid = ok ? checkSinks(peers, expected) : `timeout after ${o.timeoutMs} ms: ${checkSinks(peers, expected) ?? "?"}`
-    if (invalid === undefined && failed !== undefined) invalid = String((failed as PromiseRejectedResult).reason)
+    const started = current.filter((p) => p !== undefined)
+    const invalid = ok ? checkSinks(current, expected) : `timeout after ${o.timeoutMs} ms: ${checkSinks(started, expected) ?? "?"} (${nodes - started.filter((p) => p.establishedAt > 0).length} nodes without a session)`
     const live = await lab.dut.liveMemory()
     let idle: IdleResult | undefined
     if (invalid === undefined && o.idleSeconds > 0) idle = await idlePhase(lab.dut, o.idleSeconds)
@@ -524,12 +556,13 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
       scenario: "s2",
       dut: name,
       block: o.block,
-      cell: { nodes, perNode },
+      cell: stagger > 0 ? { nodes, perNode, staggerMs: stagger } : { nodes, perNode },
       valid: invalid === undefined,
       ...(invalid === undefined ? {} : { invalid }),
       establishSeconds: (establishAt - a.t) / 1000,
       convergeSeconds: (convergeAt - a.t) / 1000,
       sendSeconds: 0,
+      sessionFailures: failures,
       dutCpu: at.usage.cpu - a.usage.cpu,
       dutCpuTicks: at.usage.cpuTicks - a.usage.cpuTicks,
       dutCpuTotal: b.usage.cpu - a.usage.cpu,
@@ -553,7 +586,8 @@ export const runS2 = async (name: DutName, nodes: number, perNode: number, o: Ru
       startedAt
     }
   } finally {
-    await stopLab(lab, peers, o.keepDir === true)
+    done = true
+    await stopLab(lab, current.filter((p) => p !== undefined), o.keepDir === true)
   }
 }
 

@@ -25,7 +25,9 @@ export interface CellSummary {
 }
 
 export const cellKey = (r: RunResult): string =>
-  r.scenario === "s1" ? `s1:${r.cell["routes"]}x${r.cell["clients"]}:${r.cell["mix"]}` : `s2:${r.cell["nodes"]}x${r.cell["perNode"]}`
+  r.scenario === "s1"
+    ? `s1:${r.cell["routes"]}x${r.cell["clients"]}:${r.cell["mix"]}`
+    : `s2:${r.cell["nodes"]}x${r.cell["perNode"]}${r.cell["staggerMs"] === undefined ? "" : `:stagger${r.cell["staggerMs"]}`}`
 
 /** Runs are told apart by block and by the results file they came from (`source`). */
 export type SourcedRun = RunResult & { readonly source?: string }
