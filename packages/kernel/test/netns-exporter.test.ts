@@ -137,7 +137,8 @@ describe("exporting into a real kernel", () => {
       yield* expectRoutes(node, want, 201, 5000)
       // IPv4 routes through a link that goes down vanish without a notification; the link event tells.
       // (IPv6 addresses would go with the link by default: keep them, as a node's network setup would.)
-      node.exec("sysctl", "-q", "-w", "net.ipv6.conf.va.keep_addr_on_down=1")
+      // Written through /proc (the sysctl program may not be on PATH); inside the namespace it is the node's.
+      node.exec("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/va/keep_addr_on_down")
       node.ip("link", "set", "va", "down")
       yield* expectRoutes(node, [], 201, 5000)
       node.ip("link", "set", "va", "up")
