@@ -119,7 +119,10 @@ const runJson = (script: string, extra: ReadonlyArray<string>, timeoutMs: number
   const dir = mkdtempSync(join(tmpdir(), "starling-bench-smoke-"))
   const out = join(dir, "out.json")
   try {
-    const r = spawnSync(process.execPath, [join(root, "bench", script), "--quick", ...extra, "--out", out], { cwd: root, encoding: "utf8", timeout: timeoutMs })
+    // Addresses of their own (127.N.x.x and 127.N+1.x.x, N even in 100..198): a benchmark or another test run on
+    // the same machine must not meet these runs (the harness also refuses an address already in use).
+    const env = { ...process.env, STARLING_BENCH_NET: String(100 + 2 * Math.floor(Math.random() * 50)) }
+    const r = spawnSync(process.execPath, [join(root, "bench", script), "--quick", ...extra, "--out", out], { cwd: root, encoding: "utf8", timeout: timeoutMs, env })
     assert.strictEqual(r.status, 0, `${script} failed (${r.status} ${r.signal ?? ""}):\n${(r.stderr ?? "").slice(-4000)}`)
     return JSON.parse(readFileSync(out, "utf8")) as any
   } finally {

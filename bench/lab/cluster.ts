@@ -40,10 +40,13 @@ export interface SpeakerPlan {
   readonly originate: ReadonlyArray<{ readonly prefix: string; readonly nextHop: number }>
 }
 
-/** Real loopback addresses for S3 over TCP: nodes from 127.82.1.1, reflectors 127.82.0.1 and .2. */
+/** The /16 for S3 over TCP: 127.82.0.0/16, or the one after STARLING_BENCH_NET (see lab/rr-run.ts). */
+const MESH_NET = Number(process.env["STARLING_BENCH_NET"] ?? 81) + 1
+
+/** Real loopback addresses for S3 over TCP: nodes from 127.<net>.1.1, reflectors 127.<net>.0.1 and .2. */
 export const loopbackAddresses = {
-  nodeAddress: (i: number) => `127.82.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,
-  rrAddress: (r: number) => `127.82.0.${r + 1}`
+  nodeAddress: (i: number) => `127.${MESH_NET}.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`,
+  rrAddress: (r: number) => `127.${MESH_NET}.0.${r + 1}`
 }
 
 const ip = (n: number) => `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`

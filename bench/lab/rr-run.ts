@@ -23,12 +23,17 @@ import { calicoNodeUpdate, calicoSpace, type EncodedTable, encodeSubset, encodeW
 import { formatIpv4, parseIpv4, PrefixSpace } from "./wire.ts"
 
 export const AS = 65000
-export const DUT_ADDRESS = "127.81.0.1"
+/**
+ * The loopback /16 the S1/S2/S5/S6 labs use: 127.81.0.0/16, or 127.<STARLING_BENCH_NET>.0.0/16 so a CI smoke run
+ * and a benchmark on the same machine never share addresses.
+ */
+export const BENCH_NET = Number(process.env["STARLING_BENCH_NET"] ?? 81)
+export const DUT_ADDRESS = `127.${BENCH_NET}.0.1`
 export const DUT_PORT = 1790
-export const GENERATOR_ADDRESS = "127.81.0.10"
+export const GENERATOR_ADDRESS = `127.${BENCH_NET}.0.10`
 export const HOLD_TIME = 90
-/** Client n (0-based) of a run: 250 per /24 from 127.81.1.0. */
-export const clientAddress = (n: number): string => `127.81.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`
+/** Client n (0-based) of a run: 250 per /24 from 127.<net>.1.0. */
+export const clientAddress = (n: number): string => `127.${BENCH_NET}.${1 + Math.floor(n / 250)}.${1 + (n % 250)}`
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
