@@ -15,7 +15,7 @@ import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { type Topology, TOPOLOGIES } from "./lab/cluster.ts"
-import { type MeshRealResult, runMeshReal } from "./lab/mesh-real.ts"
+import { type MeshRealResult, runMeshReal, stopAllHosts } from "./lab/mesh-real.ts"
 import { runMeshSim, type SimResult } from "./lab/mesh-sim.ts"
 import { loadAverage, machine } from "./lab/proc.ts"
 import { rng, shuffle } from "./lab/stats.ts"
@@ -136,6 +136,13 @@ const main = async () => {
   process.stderr.write(`load average now ${loadAverage().toFixed(2)}; results: ${out}\n`)
   const bad = [...real.filter((r) => !r.valid).map((r) => `real ${r.topology} ${r.nodes}: ${r.invalid}`), ...sim.filter((s) => !s.valid).map((s) => `sim ${s.topology} ${s.nodes}: ${s.invalid}`), ...simFailures]
   process.stdout.write(`${JSON.stringify({ out, real: real.length, sim: sim.length, invalid: bad })}\n`)
+}
+
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    stopAllHosts()
+    process.exit(130)
+  })
 }
 
 main().then(

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { DUT_NAMES, type DutName, duts } from "./lab/duts.ts"
+import { DUT_NAMES, type DutName, duts, stopAllDuts } from "./lab/duts.ts"
 import { cores, loadAverage, machine, pin } from "./lab/proc.ts"
 import { newestProfile, summarizeProfile } from "./lab/profile.ts"
 import { type ChurnOptions, type RunOptions, type RunResult, runS1, runS2 } from "./lab/rr-run.ts"
@@ -221,6 +221,13 @@ const main = async () => {
   process.stderr.write(`results: ${out}\n`)
   const bad = runs.filter((r) => !r.valid)
   process.stdout.write(`${JSON.stringify({ out, runs: runs.length, valid: runs.length - bad.length, invalid: bad.map((r) => `${cellKey(r)} ${r.dut} b${r.block}: ${r.invalid}`) })}\n`)
+}
+
+// Interrupted (Ctrl-C, a CI timeout): stop the routers we started, by pid, before leaving.
+for (const sig of ["SIGINT", "SIGTERM"] as const) {
+  process.once(sig, () => {
+    void stopAllDuts().finally(() => process.exit(130))
+  })
 }
 
 main().then(

@@ -126,3 +126,6 @@ const stop = () => {
 }
 process.once("SIGTERM", stop)
 process.once("SIGINT", stop)
+// The harness holds our stdin: when it goes away (killed), so do we.
+process.stdin.on("close", stop)
+process.stdin.resume()

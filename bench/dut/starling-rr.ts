@@ -25,6 +25,9 @@ const main = Effect.gen(function*() {
   const onSignal = () => Effect.runFork(Deferred.succeed(stop, undefined))
   process.once("SIGTERM", onSignal)
   process.once("SIGINT", onSignal)
+  // The harness holds our stdin: when it goes away (killed), so do we.
+  process.stdin.on("close", onSignal)
+  process.stdin.resume()
   // SIGUSR2: live memory after a full collection (with --expose-gc), to tell live data from garbage.
   process.on("SIGUSR2", () => {
     const gc = (globalThis as { gc?: () => void }).gc

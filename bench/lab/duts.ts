@@ -129,12 +129,24 @@ interface Launch {
   readonly env?: NodeJS.ProcessEnv
 }
 
+/** Routers started and not stopped yet (stopped by `stopAllDuts` when the harness is interrupted). */
+const live = new Set<RunningDut>()
+
+export const stopAllDuts = async (): Promise<void> => {
+  await Promise.all([...live].map((d) => d.stop()))
+}
+
 const launch = async (l: Launch): Promise<RunningDut> => {
+  // Another benchmark (or a CI smoke run) on this machine must not be mistaken for our router.
+  if (isListening(l.spec.address, l.spec.port)) {
+    throw new Error(`${l.spec.address}:${l.spec.port} is already in use (another benchmark on this machine? set STARLING_BENCH_NET)`)
+  }
   const logFile = join(l.spec.dir, `${l.name}.log`)
   const fd = openSync(logFile, "a")
   const [cmd, args] = pinnedCommand(l.spec.cpu, l.cmd, l.args)
+  // Node routers get a stdin pipe and exit when it closes: they do not outlive a harness that was killed.
   const child: ChildProcess = spawn(cmd, args, {
-    stdio: ["ignore", l.readyLine === undefined ? fd : "pipe", fd],
+    stdio: [l.readyLine === undefined ? "ignore" : "pipe", l.readyLine === undefined ? fd : "pipe", fd],
     env: { ...process.env, ...l.env }
   })
   closeSync(fd)
@@ -204,6 +216,7 @@ const launch = async (l: Launch): Promise<RunningDut> => {
       return m === null ? undefined : (JSON.parse(m[1]!) as { rss: number; heapUsed: number; external: number; arrayBuffers: number })
     },
     stop: async () => {
+      live.delete(running)
       const all = exitCode === undefined ? tree() : known
       if (exitCode === undefined) {
         signal(pid, "SIGTERM")
@@ -220,9 +233,13 @@ const launch = async (l: Launch): Promise<RunningDut> => {
       }
     }
   }
+  live.add(running)
   const deadline = Date.now() + 30_000
   while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`${l.name} exited (${exitCode}) while starting:\n${log().slice(-3000)}`)
+    if (exitCode !== undefined) {
+      live.delete(running)
+      throw new Error(`${l.name} exited (${exitCode}) while starting:\n${log().slice(-3000)}`)
+    }
     if (l.readyLine !== undefined ? sawReady : isListening(l.spec.address, l.spec.port)) return running
     await sleep(20)
   }

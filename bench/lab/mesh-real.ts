@@ -55,11 +55,28 @@ interface Host {
 
 const now = () => process.hrtime.bigint()
 
+/** Host processes alive (killed by `stopAllHosts` when the harness is interrupted). */
+const liveHosts = new Set<ChildProcess>()
+
+export const stopAllHosts = (): void => {
+  for (const c of liveHosts) {
+    if (c.pid !== undefined && c.exitCode === null) {
+      try {
+        process.kill(c.pid, "SIGKILL")
+      } catch {
+        // gone
+      }
+    }
+  }
+}
+
 const startHost = (dir: string, n: number, plans: ReadonlyArray<SpeakerPlan>): Host => {
   const file = join(dir, `host${n}.json`)
   writeFileSync(file, JSON.stringify(plans))
   const child = spawn(process.execPath, ["--max-old-space-size=4096", join(benchDir, "dut/mesh-node.ts"), file], { stdio: ["pipe", "pipe", "inherit"] })
   if (child.pid === undefined) throw new Error("could not start a mesh host")
+  liveHosts.add(child)
+  child.once("exit", () => liveHosts.delete(child))
   const host: Host = {
     child,
     pid: child.pid,
