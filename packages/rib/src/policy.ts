@@ -234,6 +234,9 @@ const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) =
       else delete a.largeCommunities
     }
     if (s.prepend !== undefined && s.prepend > 0) a = { ...a, asPath: prependAs(a.asPath ?? [], r.localAs, s.prepend) }
+    // NEXT_HOP is the IPv4 unicast next hop (an IPv6 route's next hop rides in MP_REACH_NLRI, RFC 4760 §3):
+    // an IPv4 next-hop action leaves IPv6 routes alone.
+    if (r.prefix.afi !== 1) return a
     if (nextHop === "self" && r.localAddress !== undefined) a.nextHop = r.localAddress
     else if (nextHop === "peer") {
       const v = parseIpv4(r.neighbor.address)

@@ -2,7 +2,8 @@
  * Declarative policy: compilePolicy's matches (prefix sets with ge/le, communities, large communities,
  * AS-path expressions, neighbors), actions, default, and errors that name the offending field.
  */
-import { describe, expect, it } from "vitest"
+import { assert, describe, expect, it } from "vitest"
+import { parseIpv4, parsePrefix } from "@starling/codec"
 import type { PathAttributes } from "@starling/codec"
 import type { PolicyDefinition, PolicyRoute, Statement } from "../src/index.ts"
 import { acceptAll, asPathContains, compilePolicy, formatAsPath, PolicyError, prependAs, rejectAll } from "../src/index.ts"
@@ -335,5 +336,17 @@ describe("errors name the offending field", () => {
 
   it("IPv6 edges compile", () => {
     expect(() => compilePolicy({ statements: [{ action: "accept", match: { prefixes: [{ prefix: "::/0", ge: 0, le: 128 }, { prefix: "2001:db8::1/128" }] } }] })).not.toThrow()
+  })
+})
+
+describe("next-hop actions and IPv6 routes", () => {
+  it("an IPv4 next-hop action leaves an IPv6 route without a NEXT_HOP attribute (RFC 4760 §3)", () => {
+    const p = compilePolicy({ statements: [{ action: "accept", set: { nextHop: "192.0.2.9" } }] })
+    const v6 = parsePrefix("2001:db8::/32")!
+    const out = p({ prefix: v6, attrs: { origin: 0 }, neighbor: { address: "2001:db8::1", asn: 65001 }, localAs: 65000 })
+    assert.isUndefined(out?.nextHop)
+    const v4 = parsePrefix("10.0.0.0/8")!
+    const out4 = p({ prefix: v4, attrs: { origin: 0 }, neighbor: { address: "10.0.0.1", asn: 65001 }, localAs: 65000 })
+    assert.strictEqual(out4?.nextHop, parseIpv4("192.0.2.9"))
   })
 })
