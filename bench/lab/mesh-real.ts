@@ -170,7 +170,16 @@ export const runMeshReal = async (topology: Topology, nodes: number, perNode: nu
     const coldAt = cold.size === 0 ? now() : [...cold.values()].reduce((a, b) => (a > b ? a : b))
     const coldCpu = cpuOf(hosts) - cpu0
     await new Promise((r) => setTimeout(r, 500))
-    const s0 = await statsOf()
+    // Routes can be complete before every session is (with two reflectors a client has each route twice,
+    // and the reflector-to-reflector session may still be resolving a collision): wait for the sessions
+    // the topology needs, bounded, before sampling them.
+    let s0 = await statsOf()
+    const sessionsDeadline = Date.now() + 20_000
+    const established = (st: { speakers: SpeakerStats[] }) => st.speakers.reduce((x, sp) => x + sp.established, 0) / 2
+    while (established(s0) < sessionCount(topology, nodes) && Date.now() < sessionsDeadline) {
+      await new Promise((r) => setTimeout(r, 250))
+      s0 = await statsOf()
+    }
     const rss = hosts.map((h) => treeUsage(h.pid, [h.pid]))
     // One node flaps: all its sessions go down (Cease), everyone else withdraws its blocks; then it
     // comes back and everyone has the whole table again.
