@@ -10,7 +10,7 @@ import type { SessionEvent } from "@starling/session"
 import { lab } from "./lib/addresses.ts"
 import type { FrrNeighbor, FrrSpec } from "./lib/frr.ts"
 import { startFrr as startFrrProcess } from "./lib/frr.ts"
-import { stopAll } from "./lib/process.ts"
+import { stopAll, waitFor } from "./lib/process.ts"
 import type { StarlingOptions } from "./lib/starling.ts"
 import { bgpId, closeAllStarling, notifications, quickTimers, startStarling } from "./lib/starling.ts"
 
@@ -184,7 +184,10 @@ describe("Starling ⇄ FRR bgpd", () => {
     assert.strictEqual(down.conn, est.conn)
     expect(waited).toBeGreaterThanOrEqual(1900)
     expect(waited).toBeLessThan(5000)
-    const sent = s.wire.filter((m) => m.conn === est.conn && m.dir === "sent")
+    // The writer flushes the NOTIFICATION after the Down event (bounded by the driver's 3 s flush).
+    const sentOn = () => s.wire.filter((m) => m.conn === est.conn && m.dir === "sent")
+    await waitFor("the NOTIFICATION on the wire", () => (sentOn().at(-1)?.type === 3 ? true : undefined), 3000, 20)
+    const sent = sentOn()
     assert.strictEqual(sent.at(-1)?.type, 3, "the last message Starling wrote is a NOTIFICATION")
     assert.deepStrictEqual(notifications(sent).map((x) => [x.code, x.subcode, x.data.length]), [[4, 0, 0]])
     // On SIGCONT bgpd's own hold timer (also expired) races its I/O thread reading our NOTIFICATION, so
@@ -208,7 +211,11 @@ describe("Starling ⇄ FRR bgpd", () => {
     await s.run(s.peer.stop(text))
     const down = await s.event(isDown, { from })
     assert.deepStrictEqual(down.reason, { _tag: "AdminStop", message: text })
-    const notif = notifications(s.wire).filter((x) => x.dir === "sent")
+    // The NOTIFICATION is flushed by the writer after the Down event; wait for its wire record.
+    const notif = await waitFor("the Cease on the wire", () => {
+      const n = notifications(s.wire).filter((x) => x.dir === "sent")
+      return n.length > 0 ? n : undefined
+    }, 3000, 20)
     assert.strictEqual(notif.length, 1)
     assert.deepStrictEqual([notif[0]!.code, notif[0]!.subcode], [6, 2])
     const nb = await frr.waitNeighbor(starling, (x) => x.lastShutdownDescription !== undefined, 10_000, "the shutdown message")

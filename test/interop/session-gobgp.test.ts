@@ -181,8 +181,10 @@ describe("Starling ↔ GoBGP sessions", () => {
       // The last KEEPALIVE came at most one keepalive interval (2 s) before the stop.
       assert.isAtLeast(elapsed, 3.5)
       assert.isAtMost(elapsed, 8)
-      // RFC 4271 §6.5: the NOTIFICATION went out (code 4, Hold Timer Expired).
-      assert.isTrue(notifications(starling.wire).some((x) => x.dir === "sent" && x.code === 4 && x.subcode === 0))
+      // RFC 4271 §6.5: the NOTIFICATION went out (code 4, Hold Timer Expired). The writer flushes it
+      // after the Down event is published (bounded by the driver's 3 s flush), so wait for the wire record.
+      await waitFor("the NOTIFICATION 4/0 on the wire", () =>
+        notifications(starling.wire).some((x) => x.dir === "sent" && x.code === 4 && x.subcode === 0) ? true : undefined, 3000, 20)
     } finally {
       gobgp.resume()
     }
