@@ -1,10 +1,10 @@
 /**
  * The null reflector: the floor for every benchmark cell. It accepts the same sessions a route reflector
- * would (OPEN, KEEPALIVE), keeps no RIB and decodes nothing but message lengths: every complete message a
- * client sends after its session is up is copied, unchanged, to every other Established client (UPDATEs
- * and KEEPALIVEs alike), and kept as raw bytes so a client that comes up later gets the backlog first
- * (what an Adj-RIB-Out dump would be, minus all the work). That is the least any reflector can do for the
- * cell, on the same core and through the same harness.
+ * would (OPEN, KEEPALIVE), keeps no RIB and decodes nothing but message headers: every complete UPDATE a
+ * client sends after its session is up is copied, unchanged, to every other Established client (its
+ * KEEPALIVEs stay here; we send our own), and kept as raw bytes so a client that comes up later gets the
+ * backlog first (what an Adj-RIB-Out dump would be, minus all the work). That is the least any reflector
+ * can do for the cell, on the same core and through the same harness.
  *
  * `node bench/dut/null-rr.ts CONFIG.json` with {"address","port","as","routerId","holdTime"}; prints
  * "ready" when listening. Reading a source pauses while any destination's socket buffer is full, so
@@ -44,15 +44,36 @@ const join = (a: Uint8Array | undefined, b: Uint8Array): Uint8Array => {
   return out
 }
 
-/** Length of the longest run of complete BGP messages at the start of `b`. */
-const completeLength = (b: Uint8Array): number => {
+/** Length of the longest run of complete BGP messages at the start of `b`, and whether all are UPDATEs. */
+const completeLength = (b: Uint8Array): { length: number; onlyUpdates: boolean } => {
   let i = 0
+  let onlyUpdates = true
   while (i + 19 <= b.length) {
     const len = (b[i + 16]! << 8) | b[i + 17]!
     if (len < 19 || i + len > b.length) break
+    if (b[i + 18] !== MsgType.UPDATE) onlyUpdates = false
     i += len
   }
-  return i
+  return { length: i, onlyUpdates }
+}
+
+/** Only the UPDATEs of a run of complete messages (KEEPALIVEs are between a client and us, not forwarded). */
+const updatesOf = (b: Uint8Array): Uint8Array => {
+  const parts: Uint8Array[] = []
+  let i = 0
+  while (i < b.length) {
+    const len = (b[i + 16]! << 8) | b[i + 17]!
+    if (b[i + 18] === MsgType.UPDATE) parts.push(b.subarray(i, i + len))
+    i += len
+  }
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) {
+    out.set(p, o)
+    o += p.length
+  }
+  return out
 }
 
 const send = (to: Client, bytes: Uint8Array, from: Client): void => {
@@ -100,8 +121,12 @@ const server = net.createServer({ noDelay: true }, (socket) => {
         return
       }
     }
-    const n = completeLength(b)
-    if (n > 0) forward(c, n === b.length ? b : b.subarray(0, n))
+    const { length: n, onlyUpdates } = completeLength(b)
+    if (n > 0) {
+      const whole = n === b.length ? b : b.subarray(0, n)
+      const out = onlyUpdates ? whole : updatesOf(whole)
+      if (out.length > 0) forward(c, out)
+    }
     c.carry = n < b.length ? b.slice(n) : undefined
   })
   socket.on("drain", () => {
@@ -117,6 +142,13 @@ const server = net.createServer({ noDelay: true }, (socket) => {
     full.delete(socket)
   })
 })
+
+// Our own KEEPALIVEs, a third of the hold time apart (RFC 4271 §4.4).
+if (cfg.holdTime > 0) {
+  setInterval(() => {
+    for (const c of clients) if (c.established) c.socket.write(KEEPALIVE)
+  }, (cfg.holdTime * 1000) / 3)
+}
 
 server.listen({ host: cfg.address, port: cfg.port }, () => process.stdout.write("ready\n"))
 const stop = () => {
