@@ -78,6 +78,12 @@ export interface Peer {
   readonly events: Effect.Effect<PubSub.Subscription<SessionEvent>, never, Scope.Scope>
   /** Queues pre-encoded messages (UPDATEs) on the Established connection; waits when the writer lags. */
   readonly send: (messages: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NotEstablished>
+  /**
+   * `send` without waiting: queues the messages and returns true when the writer has room now; returns
+   * false (nothing queued) when it has not or the session is not Established. Lets a caller with its own
+   * queue skip a fiber hand-off per batch while the peer keeps up.
+   */
+  readonly trySend: (messages: ReadonlyArray<Uint8Array>) => Effect.Effect<boolean>
   /** Sends a ROUTE-REFRESH (RFC 2918; subtype per RFC 7313). */
   readonly refresh: (afi: number, safi: number, subtype?: number) => Effect.Effect<void, NotEstablished>
   /** Hands over an accepted TCP connection from a listener. */
@@ -550,6 +556,14 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
           yield* Semaphore.take(rt.dataSlots, 1)
           if (rt.closed) return yield* Effect.fail(new NotEstablished(`the session with ${name} closed while the send waited`))
           yield* Queue.offer(rt.out, { kind: "data", bytes: messages })
+        }),
+      trySend: (messages) =>
+        Effect.gen(function*() {
+          const rt = establishedConn
+          if (rt === undefined || rt.closed) return false
+          if (!(yield* Semaphore.takeIfAvailable(rt.dataSlots, 1))) return false
+          yield* Queue.offer(rt.out, { kind: "data", bytes: messages })
+          return true
         }),
       refresh: (afi, safi, subtype = 0) =>
         Effect.gen(function*() {

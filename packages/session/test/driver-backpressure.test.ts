@@ -142,4 +142,63 @@ describe("backpressure over TCP", () => {
       assert.strictEqual(yield* sender.state, "Established")
       assert.strictEqual(yield* receiver.state, "Established")
     }), 120_000)
+
+  it.live("trySend: false until Established and while the writer has no room (nothing queued then), true otherwise; order kept", () =>
+    Effect.gen(function*() {
+      const updates = encodeAll()
+      const counter = { written: 0 }
+      const listener = yield* makePeerListener(tcpTransport, { address: "127.0.0.1", port: 0 })
+      const receiver = yield* makePeer({ config: cfg(65002, 65001, 2, true), remote: { address: "127.0.0.1" }, name: "receiver", inboundBuffer: 8 }, tcpTransport)
+      yield* listener.register(receiver)
+      const sender = yield* makePeer({
+        config: cfg(65001, 65002, 1, false),
+        remote: { address: "127.0.0.1", port: listener.local.port },
+        name: "sender",
+        outboundBuffer: OUTBOUND_BUFFER
+      }, countingWrites(tcpTransport, counter))
+      const order: number[] = []
+      const consuming = yield* Latch.make(false)
+      const done = yield* Deferred.make<void>()
+      yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Latch.whenOpen(consuming, receiver.inbound), (item) => {
+        if (item._tag !== "Messages") return Effect.void
+        for (const m of item.messages) if (m._tag === "Update") for (const p of m.nlri) order.push(((p.w0 >>> 0) - 0x01000000) / 256)
+        return order.length >= updates.length ? Deferred.succeed(done, undefined) : Effect.void
+      })))
+      yield* Effect.forkScoped(Effect.forever(sender.inbound))
+      // Not Established: refused, nothing kept for later.
+      assert.isFalse(yield* sender.trySend(updates.slice(0, BATCH)))
+      yield* receiver.start
+      yield* sender.start
+      yield* Latch.open(consuming)
+      while ((yield* sender.state) !== "Established" || (yield* receiver.state) !== "Established") yield* Effect.sleep("10 millis")
+      yield* Latch.close(consuming)
+
+      // Consumer paused: trySend is taken while the writer has room, then refused once the pipeline is full.
+      let next = 0
+      let accepted = 0
+      let refusedInARow = 0
+      while (next < updates.length && refusedInARow < 10) {
+        const batch = updates.slice(next, next + BATCH)
+        if (yield* sender.trySend(batch)) {
+          next += batch.length
+          accepted++
+          refusedInARow = 0
+        } else {
+          refusedInARow++
+          yield* Effect.sleep("30 millis")
+        }
+      }
+      assert.isAbove(accepted, 0)
+      assert.isBelow(next, updates.length, "the paused receiver stopped the sender")
+      assert.isAtMost(next - counter.written, OUTBOUND_BUFFER * BATCH, "refused batches were not queued")
+      // The rest through `send` (which waits), after what trySend queued: one stream, in order.
+      const rest = yield* Effect.forkScoped(Effect.gen(function*() {
+        for (let i = next; i < updates.length; i += BATCH) yield* sender.send(updates.slice(i, i + BATCH))
+      }))
+      yield* Latch.open(consuming)
+      yield* Deferred.await(done)
+      yield* Fiber.join(rest)
+      assert.strictEqual(order.length, updates.length)
+      assert.ok(order.every((k, i) => k === i), "every route once, in the order given")
+    }), 120_000)
 })
