@@ -17,7 +17,7 @@ import { fileURLToPath } from "node:url"
 import { type Topology, TOPOLOGIES } from "./lab/cluster.ts"
 import { type MeshRealResult, runMeshReal, stopAllHosts } from "./lab/mesh-real.ts"
 import { runMeshSim, type SimResult } from "./lab/mesh-sim.ts"
-import { loadAverage, machine } from "./lab/proc.ts"
+import { loadAverage, machine, starlingCommit } from "./lab/proc.ts"
 import { rng, shuffle } from "./lab/stats.ts"
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url))
@@ -71,11 +71,13 @@ const real: Array<MeshRealResult & { block: number }> = []
 const sim: SimResult[] = []
 const simFailures: string[] = []
 
+const commit = starlingCommit()
 const save = () => {
   mkdirSync(join(out, ".."), { recursive: true })
   writeFileSync(out, JSON.stringify({
     kind: "mesh",
     quick,
+    starlingCommit: commit,
     machine: machine(),
     options: { realSizes, simSizes, simMeshMax, perNode, topologies, blocks, hosts, timeoutMs },
     real,

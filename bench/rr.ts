@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { DUT_NAMES, type DutName, duts, stopAllDuts } from "./lab/duts.ts"
-import { cores, loadAverage, machine, pin } from "./lab/proc.ts"
+import { cores, loadAverage, machine, pin, starlingCommit } from "./lab/proc.ts"
 import { newestProfile, summarizeProfile } from "./lab/profile.ts"
 import { type ChurnOptions, type RunOptions, type RunResult, runS1, runS2 } from "./lab/rr-run.ts"
 import { rng, shuffle } from "./lab/stats.ts"
@@ -186,12 +186,14 @@ const runOne = async (cell: Cell, dut: DutName, block: number, record: boolean):
   return r
 }
 
+const commit = starlingCommit()
 const save = () => {
   mkdirSync(join(out, ".."), { recursive: true })
   const versions = Object.fromEntries(dutList.map((d) => [d, duts[d].version()]))
   writeFileSync(out, JSON.stringify({
     kind: "rr",
     quick,
+    starlingCommit: commit,
     machine: machine(),
     versions,
     pinned: { harnessCpu: pinned ? 1 : "unpinned", dutCpu: cores() >= 2 ? DUT_CPU : "unpinned" },

@@ -192,6 +192,18 @@ export interface Machine {
   readonly loadAverage: ReadonlyArray<number>
 }
 
+/**
+ * The Starling code a result was measured with: the commit, "+dirty" when packages/ has uncommitted changes
+ * ("unknown" outside a git checkout). The report keeps only the newest code's Starling runs per cell.
+ */
+export const starlingCommit = (): string => {
+  const git = (...args: string[]) => spawnSync("git", args, { cwd: new URL("../..", import.meta.url).pathname, encoding: "utf8" })
+  const head = git("rev-parse", "--short", "HEAD")
+  if (head.status !== 0) return "unknown"
+  const dirty = git("status", "--porcelain", "--", "packages").stdout.trim() !== ""
+  return `${head.stdout.trim()}${dirty ? "+dirty" : ""}`
+}
+
 export const machine = (): Machine => ({
   cpuModel: os.cpus()[0]?.model ?? "unknown",
   cores: os.cpus().length,
