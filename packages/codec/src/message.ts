@@ -234,6 +234,8 @@ export const shutdownNotification = (
  * malformed (§3: a bad length or invalid UTF-8 means no message, not an error).
  */
 export const shutdownMessage = (n: Notification): string | undefined => {
+  const inner = hardResetInner(n)
+  if (inner !== undefined) return shutdownMessage(inner)
   if (n.code !== ErrorCode.CEASE) return undefined
   if (n.subcode !== CeaseSubcode.ADMINISTRATIVE_SHUTDOWN && n.subcode !== CeaseSubcode.ADMINISTRATIVE_RESET) return undefined
   if (n.data.length < 1) return undefined
@@ -245,6 +247,25 @@ export const shutdownMessage = (n: Notification): string | undefined => {
     return undefined
   }
 }
+
+/**
+ * RFC 8538 §3: a Cease/Hard Reset carries the NOTIFICATION it stands for in its data (error code, subcode,
+ * data). Sent instead of that NOTIFICATION when both sides set the N bit and the session must not be kept
+ * gracefully.
+ */
+export const hardReset = (inner: Notification): Notification => {
+  const data = new Uint8Array(2 + inner.data.length)
+  data[0] = inner.code
+  data[1] = inner.subcode
+  data.set(inner.data, 2)
+  return { _tag: "Notification", code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data }
+}
+
+/** The NOTIFICATION inside a Cease/Hard Reset (RFC 8538 §3), if `n` is one and carries it. */
+export const hardResetInner = (n: Notification): Notification | undefined =>
+  n.code === ErrorCode.CEASE && n.subcode === CeaseSubcode.HARD_RESET && n.data.length >= 2
+    ? { _tag: "Notification", code: n.data[0]!, subcode: n.data[1]!, data: n.data.subarray(2) }
+    : undefined
 
 /** RFC 7313: is this a BoRR or EoRR marker rather than a refresh request? */
 export const isRefreshMarker = (m: RouteRefresh): boolean =>

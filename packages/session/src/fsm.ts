@@ -24,7 +24,7 @@
  * incoming ones with even numbers.
  */
 import type { BgpError, Message, Notification, Open, RouteRefresh, Update } from "@starling/codec"
-import { CeaseSubcode, ErrorCode, shutdownMessage, shutdownNotification, toNotification } from "@starling/codec"
+import { CeaseSubcode, ErrorCode, hardReset, shutdownMessage, shutdownNotification, toNotification } from "@starling/codec"
 import type { PeerConfig, Settings } from "./config.ts"
 import { OPEN_HOLD_TIME, settings } from "./config.ts"
 import type { Negotiated } from "./negotiate.ts"
@@ -161,6 +161,18 @@ const fsmError = (subcode: number): Notification => ({
 
 const cease = (subcode: number): Notification => ({ _tag: "Notification", code: ErrorCode.CEASE, subcode, data: new Uint8Array(0) })
 
+/**
+ * RFC 8538 §5.1: with the N bit exchanged a plain Cease lets the peer keep our routes as stale; these ends
+ * must not, so they go out as a Hard Reset carrying the Cease. Administrative Reset (4) stays graceful.
+ */
+const HARD_RESET_CEASES: ReadonlySet<number> = new Set([
+  CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
+  CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
+  CeaseSubcode.PEER_DECONFIGURED
+])
+const forSession = (n: Notification, negotiated: Negotiated | undefined): Notification =>
+  negotiated?.gracefulRestart?.notification === true && n.code === ErrorCode.CEASE && HARD_RESET_CEASES.has(n.subcode) ? hardReset(n) : n
+
 const KEEPALIVE: Message = { _tag: "Keepalive" }
 
 /** The working copy of one step: mutable locally, frozen into a new `Fsm` at the end. */
@@ -277,7 +289,7 @@ class Stepper {
   /** Tears everything down for a stop; `notification` goes to every connection that can take it. */
   stopAll(reason: DownReason, notification: Notification): void {
     for (const c of [...this.conns]) {
-      if (c.state !== "Connecting") this.send(c.id, notification)
+      if (c.state !== "Connecting") this.send(c.id, forSession(notification, c.negotiated))
       this.emit({ _tag: "Close", conn: c.id })
       if (c.state === "Established") {
         this.emit({ _tag: "SessionDown", conn: c.id, reason })

@@ -29,6 +29,7 @@ export interface Family {
 export interface GracefulRestartInfo {
   readonly restartTime: number
   readonly restarting: boolean
+  /** The N bit was exchanged: set by both sides (RFC 8538 §2). */
   readonly notification: boolean
   readonly families: ReadonlyArray<{ readonly afi: number; readonly safi: number; readonly forwarding: boolean }>
 }
@@ -271,7 +272,15 @@ export const negotiate = (cfg: PeerConfig, remote: Open): { readonly ok: true; r
       addPathSend,
       extendedNextHop,
       ...(gr !== undefined && cfg.gracefulRestart !== undefined
-        ? { gracefulRestart: { restartTime: gr.restartTime, restarting: gr.restarting, notification: gr.notification, families: gr.families } }
+        ? {
+          gracefulRestart: {
+            restartTime: gr.restartTime,
+            restarting: gr.restarting,
+            // RFC 8538 §2: the NOTIFICATION procedures apply only when both sides set the N bit.
+            notification: gr.notification && (cfg.gracefulRestart.notification ?? false),
+            families: gr.families
+          }
+        }
         : {}),
       ...(llgr !== undefined && cfg.longLivedGracefulRestart !== undefined ? { longLivedGracefulRestart: llgr.families } : {}),
       ...(role !== undefined ? { peerRole: role.role } : {}),

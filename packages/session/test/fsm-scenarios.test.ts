@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { Notification } from "@starling/codec"
-import { bgpError, CeaseSubcode, shutdownMessage, toNotification } from "@starling/codec"
+import { bgpError, CeaseSubcode, hardResetInner, shutdownMessage, toNotification } from "@starling/codec"
 import type { Action, DownReason, PeerConfig } from "../src/index.ts"
 import { config, endOfRib, ev, ID_REMOTE, notification, Peer, remoteOpen, sentNotifications } from "./support/fsm.ts"
 
@@ -357,6 +357,56 @@ describe("NOTIFICATION received", () => {
     const p = established()
     p.step(ev.notif(1, notification(6, 7)))
     expect([p.fsm.state, p.fsm.idleHolding]).toEqual(["Idle", true])
+  })
+})
+
+describe("RFC 8538 §5.1: Cease as a Hard Reset when the N bit was exchanged", () => {
+  const grN = (notification: boolean) => ({ gracefulRestart: { restartTime: 120, notification } })
+  const both = () => established(config(grN(true)), remoteOpen(grN(true)))
+
+  it("ManualStop: Cease/Hard Reset carrying Cease/Administrative Shutdown and its RFC 9003 message", () => {
+    const p = both()
+    p.step({ _tag: "ManualStop", message: "bye" })
+    const [n] = notifs(p.last)
+    expect([n!.code, n!.subcode]).toEqual([6, CeaseSubcode.HARD_RESET])
+    const inner = hardResetInner(n!)!
+    expect([inner.code, inner.subcode]).toEqual([6, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN])
+    expect([...n!.data]).toEqual([6, 2, 3, ..."bye"].map((x) => (typeof x === "string" ? x.charCodeAt(0) : x)))
+    expect(shutdownMessage(n!)).toBe("bye")
+    expect(downs(p.last)).toEqual([{ _tag: "AdminStop", message: "bye" }])
+  })
+
+  it("AutomaticStop: max prefixes and de-configured go as Hard Reset; Administrative Reset and Out of Resources stay graceful", () => {
+    const cases: Array<[number, number[]]> = [
+      [CeaseSubcode.MAXIMUM_PREFIXES_REACHED, [6, 9, 6, 1]],
+      [CeaseSubcode.PEER_DECONFIGURED, [6, 9, 6, 3]],
+      [CeaseSubcode.ADMINISTRATIVE_RESET, [6, 4]],
+      [CeaseSubcode.OUT_OF_RESOURCES, [6, 8]]
+    ]
+    for (const [subcode, wire] of cases) {
+      const p = both()
+      p.step({ _tag: "AutomaticStop", subcode })
+      const [n] = notifs(p.last)
+      expect([n!.code, n!.subcode, ...n!.data]).toEqual(wire)
+    }
+  })
+
+  it("not exchanged (only one side set the N bit): the plain Cease", () => {
+    for (const [ours, theirs] of [[true, false], [false, true]] as const) {
+      const p = established(config(grN(ours)), remoteOpen(grN(theirs)))
+      p.step({ _tag: "AutomaticStop", subcode: CeaseSubcode.MAXIMUM_PREFIXES_REACHED })
+      const [n] = notifs(p.last)
+      expect([n!.code, n!.subcode, n!.data.length]).toEqual([6, 1, 0])
+    }
+  })
+
+  it("a received Hard Reset yields the message of the Cease inside it", () => {
+    const p = both()
+    const inner = [6, 2, 5, ..."later"].map((x) => (typeof x === "string" ? x.charCodeAt(0) : x))
+    p.step(ev.notif(1, notification(6, CeaseSubcode.HARD_RESET, Uint8Array.from(inner))))
+    const [d] = downs(p.last)
+    expect(d?._tag).toBe("NotificationReceived")
+    expect(d?._tag === "NotificationReceived" ? d.message : undefined).toBe("later")
   })
 })
 

@@ -306,9 +306,14 @@ describe("negotiate: other capabilities and the codec contexts", () => {
     expect(n.gracefulRestart).toEqual({
       restartTime: 90,
       restarting: true,
-      notification: true,
+      // RFC 8538 §2: the peer set the N bit, we did not: not exchanged.
+      notification: false,
       families: [{ ...v4, forwarding: true }, { ...v6, forwarding: false }]
     })
+    const both = accept(config({ gracefulRestart: { restartTime: 120, notification: true } }), remoteOpen({ gracefulRestart: peer }))
+    expect(both.gracefulRestart?.notification).toBe(true)
+    const oursOnly = accept(config({ gracefulRestart: { restartTime: 120, notification: true } }), remoteOpen({ gracefulRestart: { ...peer, notification: false } }))
+    expect(oursOnly.gracefulRestart?.notification).toBe(false)
     expect(accept(config(), remoteOpen({ gracefulRestart: peer })).gracefulRestart).toBeUndefined()
     expect(accept(config({ gracefulRestart: { restartTime: 120 } }), remoteOpen()).gracefulRestart).toBeUndefined()
   })

@@ -142,6 +142,64 @@ describe("graceful restart helper (RFC 4724 §4.2)", () => {
       assert.strictEqual((yield* s.routes).length, 0)
     }).pipe(Effect.provide(quiet)))
 
+  // RFC 8538: with the N bit set by both sides a NOTIFICATION is a graceful end too, except a Hard Reset.
+  const setupN = (oursN: boolean, theirsN: boolean) =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const policy = acceptEverything()
+      const s = yield* starling(net, [
+        { address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy, gracefulRestart: { restartTime: 120, notification: oursN } },
+        ibgp("10.0.1.2")
+      ])
+      const e = yield* connectRaw(net, { address: "10.0.2.1", as: 65001, config: { gracefulRestart: { restartTime: 120, notification: theirsN } } })
+      const i = yield* connectRaw(net, { address: "10.0.1.2", as: LOCAL_AS })
+      yield* e.announce(["10.1.0.0/24", "10.2.0.0/24"], attrs(65001))
+      yield* drain(s)
+      assert.strictEqual(i.routes.size, 2)
+      return { s, e, i }
+    })
+  const cease = (subcode: number, data: ReadonlyArray<number> = []) =>
+    ({ _tag: "Notification", code: ErrorCode.CEASE, subcode, data: Uint8Array.from(data) }) as const
+
+  it.effect("RFC 8538: N bit exchanged, a Cease from the peer keeps its routes stale; a Hard Reset removes them", () =>
+    Effect.gen(function*() {
+      const graceful = yield* setupN(true, true)
+      yield* graceful.e.send(cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN))
+      yield* eventually("session closed", () => graceful.e.closed())
+      yield* drain(graceful.s)
+      assert.strictEqual(graceful.i.routes.size, 2, "kept")
+      assert.isTrue((yield* graceful.s.explain("10.1.0.0/24"))!.paths[0]!.stale)
+
+      const hard = yield* setupN(true, true)
+      yield* hard.e.send(cease(CeaseSubcode.HARD_RESET, [ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN, 0]))
+      yield* eventually("session closed", () => hard.e.closed())
+      yield* drain(hard.s)
+      assert.strictEqual(hard.i.routes.size, 0, "a Hard Reset is never graceful")
+    }).pipe(Effect.provide(quiet)))
+
+  it.effect("RFC 8538: the N bit set by the peer only is not exchanged: a Cease removes the routes at once", () =>
+    Effect.gen(function*() {
+      const { s, e, i } = yield* setupN(false, true)
+      yield* e.send(cease(CeaseSubcode.ADMINISTRATIVE_SHUTDOWN))
+      yield* eventually("session closed", () => e.closed())
+      yield* drain(s)
+      assert.strictEqual(i.routes.size, 0)
+    }).pipe(Effect.provide(quiet)))
+
+  it.effect("RFC 8538: N bit exchanged, max-prefix ends the session with a Hard Reset carrying Maximum Number of Prefixes Reached", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const policy = acceptEverything()
+      const grN = { gracefulRestart: { restartTime: 120, notification: true } }
+      const s = yield* starling(net, [{ address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy, maxPrefix: { limit: 1, action: "reset" }, ...grN }])
+      const e = yield* connectRaw(net, { address: "10.0.2.1", as: 65001, config: grN })
+      yield* e.announce(["10.1.0.0/24", "10.2.0.0/24"], attrs(65001))
+      yield* drain(s)
+      yield* eventually("session closed", () => e.closed())
+      assert.deepStrictEqual(e.notifications().map((n) => [n.code, n.subcode, ...n.data]), [[ErrorCode.CEASE, CeaseSubcode.HARD_RESET, ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED]])
+      assert.strictEqual((yield* s.routes).length, 0, "our own end is not graceful either")
+    }).pipe(Effect.provide(quiet)))
+
   it.effect("without graceful restart negotiated the routes go at once", () =>
     Effect.gen(function*() {
       const net = yield* makeMemoryNetwork
