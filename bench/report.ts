@@ -46,6 +46,7 @@ interface RrFile {
 interface MeshFile {
   readonly kind: "mesh"
   readonly quick: boolean
+  readonly starlingCommit?: string
   readonly machine: Machine
   readonly options: Record<string, unknown>
   readonly real: ReadonlyArray<MeshRealResult & { block: number }>
@@ -67,19 +68,20 @@ const allRuns: SourcedRun[] = rrFiles.flatMap((f) => f.runs.map((r) => ({ ...r, 
 // Starling runs of the newest code measured count (ratios are taken within their blocks). Files written
 // before the commit was recorded count as one older version. The others are listed under "Superseded".
 const codeOf = new Map(rrFiles.map((f) => [f.name, f.starlingCommit ?? "unrecorded"]))
+// S5 and S6 runs (churn, idle) are judged among themselves: "S5/S6 " + cell.
+const special = (r: RunResult) => r.churn !== undefined || r.idle !== undefined
+const groupOf = (r: RunResult) => `${special(r) ? "S5/S6 " : ""}${cellKey(r)}`
 const newestCode = new Map<string, { code: string; at: string }>()
 for (const r of allRuns) {
   if (r.dut !== "starling" || r.profile !== undefined) continue
-  const k = cellKey(r)
+  const k = groupOf(r)
   const cur = newestCode.get(k)
   if (cur === undefined || r.startedAt > cur.at) newestCode.set(k, { code: codeOf.get(r.source!)!, at: r.startedAt })
 }
-// S5 and S6 runs are only in their own files: they are judged among themselves.
-const special = (r: RunResult) => r.churn !== undefined || r.idle !== undefined
 const superseded = allRuns.filter((r) =>
-  r.dut === "starling" && r.profile === undefined && !special(r) && newestCode.get(cellKey(r))?.code !== codeOf.get(r.source!)
+  r.dut === "starling" && r.profile === undefined && newestCode.get(groupOf(r))?.code !== codeOf.get(r.source!)
 )
-const churnAndIdle = allRuns.filter((r) => r.profile === undefined && special(r))
+const churnAndIdle = allRuns.filter((r) => r.profile === undefined && special(r) && !superseded.includes(r))
 // Profiled runs carry the profiler's overhead: they feed the profile section only, not the medians.
 const runs = allRuns.filter((r) => r.profile === undefined && !special(r) && !superseded.includes(r))
 const cellOrder = (k: string): [number, number, number, number] => {
@@ -364,12 +366,32 @@ if (idle.length > 0) {
 }
 
 // S3
-const real = meshFiles.flatMap((f) => f.real)
-const sim = meshFiles.flatMap((f) => f.sim)
+// Every mesh figure is Starling's: per row (part, topology, size) only the newest file that measured it
+// counts (a file that records its commit is newer than one that does not; then the one started last).
+const meshCode = (f: MeshFile) => f.starlingCommit ?? "unrecorded"
+const firstStart = (f: MeshFile) => f.real.reduce((m, r) => (m === "" || r.startedAt < m ? r.startedAt : m), "")
+const meshOrder = [...meshFiles].sort((a, b) =>
+  (a.starlingCommit === undefined ? 0 : 1) - (b.starlingCommit === undefined ? 0 : 1) || firstStart(a).localeCompare(firstStart(b)) || a.name.localeCompare(b.name)
+)
+const rowKey = (part: string, r: { topology: string; nodes: number }) => `${part}:${r.topology}:${r.nodes}`
+const rowOwner = new Map<string, string>()
+for (const f of meshOrder) {
+  for (const r of f.real) rowOwner.set(rowKey("real", r), f.name)
+  for (const r of f.sim) rowOwner.set(rowKey("sim", r), f.name)
+}
+const meshUsed = meshFiles.filter((f) => [...rowOwner.values()].includes(f.name))
+const meshSuperseded = meshFiles.flatMap((f) => {
+  const gone = [...f.real.map((r) => rowKey("real", r)), ...f.sim.map((r) => rowKey("sim", r))].filter((k) => rowOwner.get(k) !== f.name)
+  return gone.length === 0 ? [] : [{ f, rows: [...new Set(gone)].length }]
+})
+const real = meshFiles.flatMap((f) => f.real.filter((r) => rowOwner.get(rowKey("real", r)) === f.name))
+const sim = meshFiles.flatMap((f) => f.sim.filter((r) => rowOwner.get(rowKey("sim", r)) === f.name))
 if (real.length > 0 || sim.length > 0) {
   w("## S3: full mesh versus one and two route reflectors")
   w()
   w("M Starling node speakers, each announcing one /26 (Calico pod block), in a full iBGP mesh (M(M−1)/2 sessions), as clients of one reflector (M sessions), or of two (2M + 1). Cold start: every speaker enables its neighbors at once → every speaker (reflectors included) holds all M blocks. Flap: node 0 shuts its sessions (Cease) → everyone else has withdrawn its block; then it comes back → everyone has it again (this one is bound by the 1 s connect-retry / idle-hold timers). UPDATEs and octets: sent by all speakers together.")
+  w()
+  w(`Rows come from ${meshUsed.map((f) => `\`${f.name}\` (Starling ${meshCode(f)})`).join(", ")}; where two files measured the same row the newer one is used.`)
   w()
   const t = section("S3")
   if (t !== "") {
@@ -442,7 +464,7 @@ if (real.length > 0 || sim.length > 0) {
     w()
     w(chart("mesh-sim-heap.svg", lineChart({ title: "Memory of all speakers (simulation)", xLabel: "speakers (M)", yLabel: "heap MB", logX: true, logY: true, series: serSim((r) => r.heapBytes / 2 ** 20), note: "dashed: mesh extrapolated by session count" })))
     w()
-    const fails = meshFiles.flatMap((f) => (f as unknown as { simFailures?: string[] }).simFailures ?? [])
+    const fails = meshUsed.flatMap((f) => (f as unknown as { simFailures?: string[] }).simFailures ?? [])
     if (fails.length > 0) {
       w("Simulations that did not complete:")
       w()
@@ -484,20 +506,22 @@ if (profiled.length > 0) {
 }
 
 // Superseded Starling runs
-if (superseded.length > 0) {
+if (superseded.length > 0 || meshSuperseded.length > 0) {
   w("## Superseded")
   w()
   w("Starling runs left out of the tables above because the same cell was measured again with newer code:")
   w()
   w("| cell | Starling figures from code | left out (runs, file) |")
   w("|---|---|---|")
-  for (const k of cells) {
-    const gone = superseded.filter((r) => cellKey(r) === k)
-    if (gone.length === 0) continue
+  const groups = [...new Set(superseded.map(groupOf))]
+  for (const g of groups) {
+    const gone = superseded.filter((r) => groupOf(r) === g)
     const byFile = new Map<string, number>()
     for (const r of gone) byFile.set(r.source!, (byFile.get(r.source!) ?? 0) + 1)
-    w(`| ${cellTitle(k)} | ${newestCode.get(k)?.code ?? "?"} | ${[...byFile].map(([f, n]) => `${n} in \`${f}\` (${codeOf.get(f)})`).join(", ")} |`)
+    const title = g.startsWith("S5/S6 ") ? `S5/S6 on ${cellTitle(g.slice(6))}` : cellTitle(g)
+    w(`| ${title} | ${newestCode.get(g)?.code ?? "?"} | ${[...byFile].map(([f, n]) => `${n} in \`${f}\` (${codeOf.get(f)})`).join(", ")} |`)
   }
+  for (const { f, rows } of meshSuperseded) w(`| S3: ${rows} topology × size rows | see the S3 tables | \`${f.name}\` (${meshCode(f)}) |`)
   w()
 }
 
