@@ -279,11 +279,13 @@ const cellTable = (k: string) => {
   if (r0 !== undefined) {
     const st = runs.filter((r) => cellKey(r) === k && r.dut === "starling" && r.valid && r.dutLive !== undefined)
     const live = st.length === 0 ? "" : ` Starling live heap after a full GC: ${mb(median(st.map((r) => r.dutLive!.heapUsed)))} MB (RSS ${mb(median(st.map((r) => r.dutLive!.rss)))} MB).`
+    const codes = [...new Set(runs.filter((r) => cellKey(r) === k && r.dut === "starling").map((r) => codeOf.get(r.source!)))]
+    const code = codes.length === 0 ? "" : ` Starling code: ${codes.join(", ")}${codes.includes("unrecorded") ? " (before commit 16bd2a1)" : ""}.`
     w()
     w(`Each sink must hold exactly ${r0.expectedPerSink.toLocaleString("en")} prefixes. UPDATEs received per run (all sinks): ${dutsPresent.map((d) => {
       const rs = runs.filter((r) => cellKey(r) === k && r.dut === d && r.valid)
       return rs.length === 0 ? undefined : `${labels[d]} ${Math.round(median(rs.map((r) => r.updatesReceived))).toLocaleString("en")}`
-    }).filter((x) => x !== undefined).join(", ")}.${live}`)
+    }).filter((x) => x !== undefined).join(", ")}.${live}${code}`)
   }
   w()
 }
@@ -487,12 +489,13 @@ if (profiled.length > 0) {
     w()
   }
   for (const k of [...new Set(profiled.map(cellKey))].sort()) {
-    const r = profiled.find((x) => cellKey(x) === k)
+    // The newest profile of the cell (the code it describes is named).
+    const r = profiled.filter((x) => cellKey(x) === k).sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0]
     if (r === undefined) continue
     const p = r.profile as ProfileSummary
     w(`### ${cellTitle(k)}`)
     w()
-    w(`${(p.totalMs - p.idleMs).toFixed(0)} ms busy of ${p.totalMs.toFixed(0)} ms sampled; GC ${p.gcMs.toFixed(0)} ms (${basename(p.file)}).`)
+    w(`${(p.totalMs - p.idleMs).toFixed(0)} ms busy of ${p.totalMs.toFixed(0)} ms sampled; GC ${p.gcMs.toFixed(0)} ms (${basename(p.file)}; Starling ${codeOf.get(r.source!)}).`)
     w()
     w("| area | self ms | share |")
     w("|---|---|---|")
