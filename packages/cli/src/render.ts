@@ -10,6 +10,7 @@ import {
   formatIpv4,
   formatIpv6,
   formatPrefix,
+  hardResetInner,
   openAs,
   shutdownMessage,
   toHex
@@ -310,6 +311,7 @@ export const renderError = (e: BgpError): { [key: string]: Json } => ({
 
 export const renderNotification = (n: Notification): { [key: string]: Json } => {
   const text = shutdownMessage(n)
+  const inner = hardResetInner(n)
   return {
     code: n.code,
     codeName: errorCodeName(n.code),
@@ -317,7 +319,9 @@ export const renderNotification = (n: Notification): { [key: string]: Json } => 
     subcodeName: errorSubcodeName(n.code, n.subcode),
     data: toHex(n.data),
     // RFC 9003 §2: the shutdown communication of a Cease / Administrative Shutdown or Reset.
-    ...(text === undefined ? {} : { shutdownMessage: text })
+    ...(text === undefined ? {} : { shutdownMessage: text }),
+    // RFC 8538 §3: a Hard Reset carries the Cease it stands for.
+    ...(inner === undefined ? {} : { hardResetOf: { code: inner.code, subcode: inner.subcode, subcodeName: errorSubcodeName(inner.code, inner.subcode) } })
   }
 }
 

@@ -7,6 +7,7 @@ import {
   Afi,
   encodeMessageUnsafe,
   familyKey,
+  hardReset,
   ipv6ToBytes,
   makeContext,
   parsePrefix,
@@ -228,6 +229,13 @@ describe("rendering", () => {
       type: "NOTIFICATION", code: 2, codeName: "OPEN Message Error", subcode: 2, subcodeName: "Bad Peer AS", data: "fde8"
     })
     expect(ok(hexOf({ _tag: "Notification", code: 42, subcode: 9, data: new Uint8Array(0) }))).toMatchObject({ codeName: "Unknown error code 42", subcodeName: "Unknown subcode 9" })
+  })
+
+  it("NOTIFICATION: a Hard Reset shows the Cease it carries and that Cease's RFC 9003 text (RFC 8538 §3)", () => {
+    expect(ok(hexOf(hardReset(shutdownNotification(2, "gone"))))).toMatchObject({
+      code: 6, subcode: 9, subcodeName: "Hard Reset", shutdownMessage: "gone",
+      hardResetOf: { code: 6, subcode: 2, subcodeName: "Administrative Shutdown" }
+    })
   })
 
   it("ROUTE-REFRESH subtypes (RFC 7313)", () => {

@@ -230,12 +230,18 @@ export const shutdownNotification = (
 }
 
 /**
- * The RFC 9003 shutdown communication carried by a Cease 2/4 NOTIFICATION, or undefined when absent or
- * malformed (§3: a bad length or invalid UTF-8 means no message, not an error).
+ * The RFC 9003 shutdown communication carried by a Cease 2/4 NOTIFICATION (also inside a Cease/Hard Reset,
+ * RFC 8538 §3), or undefined when absent or malformed (§3: a bad length or invalid UTF-8 means no message,
+ * not an error).
  */
 export const shutdownMessage = (n: Notification): string | undefined => {
+  // One level: a Hard Reset carries the Cease it stands for, never another Hard Reset worth reading (and a
+  // peer could nest thousands in one extended message).
   const inner = hardResetInner(n)
-  if (inner !== undefined) return shutdownMessage(inner)
+  return shutdownText(inner !== undefined && inner.subcode !== CeaseSubcode.HARD_RESET ? inner : n)
+}
+
+const shutdownText = (n: Notification): string | undefined => {
   if (n.code !== ErrorCode.CEASE) return undefined
   if (n.subcode !== CeaseSubcode.ADMINISTRATIVE_SHUTDOWN && n.subcode !== CeaseSubcode.ADMINISTRATIVE_RESET) return undefined
   if (n.data.length < 1) return undefined
@@ -260,6 +266,18 @@ export const hardReset = (inner: Notification): Notification => {
   data.set(inner.data, 2)
   return { _tag: "Notification", code: ErrorCode.CEASE, subcode: CeaseSubcode.HARD_RESET, data }
 }
+
+/**
+ * RFC 8538 §5.1: the Cease subcodes that end a session for good (sent as a Hard Reset when the N bit was
+ * exchanged): Maximum Number of Prefixes Reached, Administrative Shutdown, Peer De-configured, Hard Reset.
+ * Administrative Reset (4) is left graceful: the RFC leaves it to the operator.
+ */
+export const HARD_RESET_CEASES: ReadonlySet<number> = new Set([
+  CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
+  CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
+  CeaseSubcode.PEER_DECONFIGURED,
+  CeaseSubcode.HARD_RESET
+])
 
 /** The NOTIFICATION inside a Cease/Hard Reset (RFC 8538 §3), if `n` is one and carries it. */
 export const hardResetInner = (n: Notification): Notification | undefined =>

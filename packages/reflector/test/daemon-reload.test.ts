@@ -50,6 +50,8 @@ describe("reload", () => {
       return n.lastDown?._tag === "NotificationReceived" ? n.lastDown : undefined
     })
     expect(bDown._tag === "NotificationReceived" && bDown.message).toBe("neighbor removed from the configuration")
+    // Gone for good: Administrative Shutdown (a Hard Reset toward RFC 8538 peers).
+    expect(bDown._tag === "NotificationReceived" && [bDown.notification.code, bDown.notification.subcode]).toEqual([6, 2])
     expect((await d.neighbors()).map((n) => n.address).sort()).toEqual([h(2), h(4)])
     // a: the same session all along, on both sides.
     const after = await d.neighbor(h(2))
@@ -131,6 +133,8 @@ ${client(10, "a", hold)}`
       return n.lastDown?._tag === "NotificationReceived" ? n.lastDown : undefined
     })
     expect(down._tag === "NotificationReceived" && down.message).toBe("configuration changed: holdTime")
+    // It comes back: Administrative Reset (graceful for RFC 8538 peers), not Administrative Shutdown.
+    expect(down._tag === "NotificationReceived" && [down.notification.code, down.notification.subcode]).toEqual([6, 4])
     const after = await waitFor("a back with the new hold time", async () => {
       const n = await d.neighbor(h(10))
       return n?.state === "Established" && n.establishedAt !== undefined && n.establishedAt !== before.establishedAt ? n : undefined
@@ -152,6 +156,7 @@ ${client(10, "a", hold)}`
     })
     const down = (await a.neighbor()).lastDown
     expect(down?._tag === "NotificationReceived" && down.message).toBe("configuration changed: routerId")
+    expect(down?._tag === "NotificationReceived" && [down.notification.code, down.notification.subcode]).toEqual([6, 4])
     expect(d.daemon.speaker().routerId).toBe(0x0aff0963)
   })
 })

@@ -24,7 +24,7 @@
  * incoming ones with even numbers.
  */
 import type { BgpError, Message, Notification, Open, RouteRefresh, Update } from "@starling/codec"
-import { CeaseSubcode, ErrorCode, hardReset, shutdownMessage, shutdownNotification, toNotification } from "@starling/codec"
+import { CeaseSubcode, ErrorCode, HARD_RESET_CEASES, hardReset, shutdownMessage, shutdownNotification, toNotification } from "@starling/codec"
 import type { PeerConfig, Settings } from "./config.ts"
 import { OPEN_HOLD_TIME, settings } from "./config.ts"
 import type { Negotiated } from "./negotiate.ts"
@@ -162,16 +162,14 @@ const fsmError = (subcode: number): Notification => ({
 const cease = (subcode: number): Notification => ({ _tag: "Notification", code: ErrorCode.CEASE, subcode, data: new Uint8Array(0) })
 
 /**
- * RFC 8538 §5.1: with the N bit exchanged a plain Cease lets the peer keep our routes as stale; these ends
- * must not, so they go out as a Hard Reset carrying the Cease. Administrative Reset (4) stays graceful.
+ * RFC 8538 §5.1: with the N bit exchanged a plain Cease lets the peer keep our routes as stale; the ends for
+ * good must not, so they go out as a Hard Reset carrying the Cease.
  */
-const HARD_RESET_CEASES: ReadonlySet<number> = new Set([
-  CeaseSubcode.MAXIMUM_PREFIXES_REACHED,
-  CeaseSubcode.ADMINISTRATIVE_SHUTDOWN,
-  CeaseSubcode.PEER_DECONFIGURED
-])
 const forSession = (n: Notification, negotiated: Negotiated | undefined): Notification =>
-  negotiated?.gracefulRestart?.notification === true && n.code === ErrorCode.CEASE && HARD_RESET_CEASES.has(n.subcode) ? hardReset(n) : n
+  negotiated?.gracefulRestart?.notification === true && n.code === ErrorCode.CEASE && n.subcode !== CeaseSubcode.HARD_RESET &&
+    HARD_RESET_CEASES.has(n.subcode)
+    ? hardReset(n)
+    : n
 
 const KEEPALIVE: Message = { _tag: "Keepalive" }
 

@@ -400,6 +400,16 @@ describe("RFC 8538 §5.1: Cease as a Hard Reset when the N bit was exchanged", (
     }
   })
 
+  it("a received NOTIFICATION of Hard Resets nested 32 000 deep is read one level only (no recursion to overflow)", () => {
+    const p = both()
+    const data = new Uint8Array(64_000)
+    for (let i = 0; i < data.length; i += 2) [data[i], data[i + 1]] = [6, CeaseSubcode.HARD_RESET]
+    p.step(ev.notif(1, notification(6, CeaseSubcode.HARD_RESET, data)))
+    const [d] = downs(p.last)
+    expect(d?._tag === "NotificationReceived" ? d.message : "?").toBeUndefined()
+    expect(p.fsm.state).toBe("Idle")
+  })
+
   it("a received Hard Reset yields the message of the Cease inside it", () => {
     const p = both()
     const inner = [6, 2, 5, ..."later"].map((x) => (typeof x === "string" ? x.charCodeAt(0) : x))

@@ -10,7 +10,7 @@
  * growing memory without bound.
  */
 import type { Prefix, RouteRefresh, Update } from "@starling/codec"
-import { Afi, buildWithdrawals, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
+import { Afi, buildWithdrawals, CeaseSubcode, endOfRib, ErrorCode, familyKey, formatIpv4, formatIpv6, formatPrefix, HARD_RESET_CEASES, ipv6ToBytes, parseIpv4, parsePrefix, RouteRefreshSubtype, Safi } from "@starling/codec"
 import type { DecisionOptions, Explanation, Path, Policy, PrefixKey, RouteAttributes, RouteChange, Source } from "@starling/rib"
 import { asPathContains, keyPrefix, Rib } from "@starling/rib"
 import type { DownReason, Inbound, Negotiated, Peer, PeerListener, SessionEvent, SessionState, Transport } from "@starling/session"
@@ -93,9 +93,15 @@ export interface SpeakerApi {
   readonly localAs: number
   readonly listeners: ReadonlyArray<PeerListener>
   readonly addNeighbor: (n: NeighborConfig) => Effect.Effect<void, ConfigError>
-  readonly removeNeighbor: (address: string, message?: string) => Effect.Effect<void>
+  /**
+   * Ends the neighbor's session with Cease/Administrative Shutdown and the message (RFC 9003), or with
+   * Administrative Reset when `end` is "restart" (it comes back with new settings): with the RFC 8538 N bit
+   * exchanged the first goes as a Hard Reset (the peer drops our routes), the second stays graceful.
+   */
+  readonly removeNeighbor: (address: string, message?: string, end?: NeighborEnd) => Effect.Effect<void>
   readonly enableNeighbor: (address: string) => Effect.Effect<void, ConfigError>
-  readonly disableNeighbor: (address: string, message?: string) => Effect.Effect<void, ConfigError>
+  /** Stops the session until `enableNeighbor`; `end` as for `removeNeighbor`. */
+  readonly disableNeighbor: (address: string, message?: string, end?: NeighborEnd) => Effect.Effect<void, ConfigError>
   /**
    * Changes the settings of a neighbor that do not need a new session: import and export policy,
    * allowAsIn, next hop settings, addPathSendMax, maxPrefix, name. Import changes are applied by soft
@@ -127,6 +133,9 @@ export interface SpeakerApi {
   /** Update groups and their members (for tests and the API). */
   readonly groups: Effect.Effect<ReadonlyArray<{ readonly key: string; readonly members: number; readonly routes: number }>>
 }
+
+/** Why a neighbor's session is ended by configuration: for good ("stop") or to come back ("restart"). */
+export type NeighborEnd = "stop" | "restart"
 
 export class Speaker extends Context.Service<Speaker, SpeakerApi>()("@starling/speaker/Speaker") {
   static readonly layer = (config: SpeakerConfig, hooks: ReflectionHooks = {}): Layer.Layer<Speaker, ConfigError> =>
@@ -198,6 +207,9 @@ const keepsRoutes = (n: Negotiated | undefined, reason: DownReason): boolean => 
       const hard = reason.notification.code === ErrorCode.CEASE && reason.notification.subcode === CeaseSubcode.HARD_RESET
       return gr.notification && !hard
     }
+    case "AutomaticStop":
+      // Our own Cease (RFC 8538 §4): graceful unless it is one that went out as a Hard Reset.
+      return gr.notification && !HARD_RESET_CEASES.has(reason.subcode)
     default:
       return false
   }
@@ -778,11 +790,17 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         return peer
       })
 
-    function removeNeighbor(address: string, message?: string): Effect.Effect<void> {
+    /** Administrative Reset to come back, then ManualStop (in Idle by then: nothing more on the wire). */
+    const endSession = (peer: Peer, message: string | undefined, end: NeighborEnd): Effect.Effect<void> =>
+      end === "restart"
+        ? Effect.andThen(peer.reset(CeaseSubcode.ADMINISTRATIVE_RESET, message ?? "neighbor restarted"), peer.stop())
+        : peer.stop(message)
+
+    function removeNeighbor(address: string, message?: string, end: NeighborEnd = "stop"): Effect.Effect<void> {
       return Effect.gen(function*() {
         const nb = neighbors.get(address)
         if (nb === undefined || nb.removed) return
-        yield* nb.peer.stop(message ?? "neighbor removed")
+        yield* endSession(nb.peer, message ?? "neighbor removed", end)
         yield* Effect.sleep("50 millis")
         for (const l of listeners) yield* l.unregister(nb.peer)
         yield* call(() =>
@@ -929,7 +947,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         }),
       locRibSize: call(() => rib.size),
       enableNeighbor: (address) => Effect.flatMap(find(address), (nb) => nb.peer.start),
-      disableNeighbor: (address, message) => Effect.flatMap(find(address), (nb) => nb.peer.stop(message)),
+      disableNeighbor: (address, message, end = "stop") => Effect.flatMap(find(address), (nb) => endSession(nb.peer, message, end)),
       originate: (prefix, attributes = {}) =>
         Effect.gen(function*() {
           const p = yield* toPrefix(prefix)

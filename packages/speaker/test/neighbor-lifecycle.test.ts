@@ -4,8 +4,8 @@
  * limits (RFC 4486 Cease subcode 1) and a slow peer (bounded queue, Cease/Out of Resources).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
-import { CeaseSubcode, ErrorCode, RouteRefreshSubtype } from "@starling/codec"
+import { Effect, Fiber } from "effect"
+import { CeaseSubcode, ErrorCode, RouteRefreshSubtype, shutdownMessage } from "@starling/codec"
 import { makeMemoryNetwork, makeMemoryNetworkWith } from "@starling/session"
 import type { SpeakerApi } from "@starling/speaker"
 import {
@@ -198,6 +198,61 @@ describe("graceful restart helper (RFC 4724 §4.2)", () => {
       yield* eventually("session closed", () => e.closed())
       assert.deepStrictEqual(e.notifications().map((n) => [n.code, n.subcode, ...n.data]), [[ErrorCode.CEASE, CeaseSubcode.HARD_RESET, ErrorCode.CEASE, CeaseSubcode.MAXIMUM_PREFIXES_REACHED]])
       assert.strictEqual((yield* s.routes).length, 0, "our own end is not graceful either")
+    }).pipe(Effect.provide(quiet)))
+
+  it.effect("RFC 8538: N bit exchanged, removing a neighbor sends a Hard Reset; restarting it (new settings) an Administrative Reset, graceful", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const policy = acceptEverything()
+      const grN = { gracefulRestart: { restartTime: 120, notification: true } }
+      const s = yield* starling(net, [
+        { address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy, ...grN },
+        { address: "10.0.2.2", peerAs: 65002, importPolicy: policy, exportPolicy: policy, ...grN }
+      ])
+      const gone = yield* connectRaw(net, { address: "10.0.2.1", as: 65001, config: grN })
+      const restarted = yield* connectRaw(net, { address: "10.0.2.2", as: 65002, config: grN })
+      // removeNeighbor waits a moment (test clock) for the NOTIFICATION to go out.
+      const removing = yield* Effect.forkChild(Effect.andThen(
+        s.removeNeighbor("10.0.2.1", "bye"),
+        s.removeNeighbor("10.0.2.2", "configuration changed: holdTime", "restart")
+      ))
+      yield* advance(100)
+      yield* advance(100)
+      yield* Fiber.join(removing)
+      yield* eventually("both sessions closed", () => gone.closed() && restarted.closed())
+      const [hard] = gone.notifications()
+      assert.deepStrictEqual([hard!.code, hard!.subcode, hard!.data[0], hard!.data[1]], [ErrorCode.CEASE, CeaseSubcode.HARD_RESET, ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_SHUTDOWN])
+      assert.strictEqual(shutdownMessage(hard!), "bye")
+      const [soft] = restarted.notifications()
+      assert.deepStrictEqual([soft!.code, soft!.subcode], [ErrorCode.CEASE, CeaseSubcode.ADMINISTRATIVE_RESET])
+      assert.strictEqual(shutdownMessage(soft!), "configuration changed: holdTime")
+      assert.strictEqual(restarted.notifications().length, 1, "one NOTIFICATION, the ManualStop that follows finds the session down")
+    }).pipe(Effect.provide(quiet)))
+
+  it.effect("RFC 8538 §4: N bit exchanged, our own graceful Cease (Other Configuration Change) keeps the peer's routes stale", () =>
+    Effect.gen(function*() {
+      const run = (n: boolean) =>
+        Effect.gen(function*() {
+          const net = yield* makeMemoryNetwork
+          const policy = acceptEverything()
+          const gr = { gracefulRestart: { restartTime: 120, notification: n } }
+          const nbCfg = { address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy, ...gr }
+          const s = yield* starling(net, [nbCfg, ibgp("10.0.1.2")])
+          // No ROUTE-REFRESH: a new import policy needs a new session (Cease 6/6, "import policy changed").
+          const e = yield* connectRaw(net, { address: "10.0.2.1", as: 65001, config: { ...gr, routeRefresh: false } })
+          const i = yield* connectRaw(net, { address: "10.0.1.2", as: LOCAL_AS })
+          yield* e.announce(["10.1.0.0/24"], attrs(65001))
+          yield* drain(s)
+          assert.strictEqual(i.routes.size, 1)
+          const r = yield* s.reconfigureNeighbor({ ...nbCfg, importPolicy: acceptEverything() })
+          assert.strictEqual(r.import, "reset")
+          yield* eventually("session closed", () => e.closed())
+          yield* drain(s)
+          assert.deepStrictEqual(e.notifications().map((x) => [x.code, x.subcode]), [[ErrorCode.CEASE, CeaseSubcode.OTHER_CONFIGURATION_CHANGE]])
+          return i.routes.size
+        })
+      assert.strictEqual(yield* run(true), 1, "kept (stale) with the N bit exchanged")
+      assert.strictEqual(yield* run(false), 0, "withdrawn without it")
     }).pipe(Effect.provide(quiet)))
 
   it.effect("without graceful restart negotiated the routes go at once", () =>

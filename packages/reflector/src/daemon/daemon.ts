@@ -13,7 +13,7 @@ import type { Prefix } from "@starling/codec"
 import type { RouteAttributes } from "@starling/rib"
 import { parseCommunity, parseLargeCommunity, PolicyError } from "@starling/rib"
 import type { Transport } from "@starling/session"
-import type { NeighborConfig, SpeakerApi } from "@starling/speaker"
+import type { NeighborConfig, NeighborEnd, SpeakerApi } from "@starling/speaker"
 import { Effect, Exit, Result, Schedule, Scope, Semaphore, Stream } from "effect"
 import { makeReflector } from "../reflector.ts"
 import type { ApiResponse, ApiServer } from "./api.ts"
@@ -206,10 +206,12 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
       })
 
     /** Cease/Administrative Shutdown with `message` to every session, then the speaker's scope closes. */
-    const stopSpeaker = (message: string) =>
+    // "restart": the sessions come back (a reload), so Administrative Reset, graceful for RFC 8538 peers;
+    // "stop": the daemon goes away, Administrative Shutdown (a Hard Reset for them).
+    const stopSpeaker = (message: string, end: NeighborEnd = "stop") =>
       Effect.gen(function*() {
         const nbs = yield* speaker.neighbors
-        yield* Effect.forEach(nbs, (n) => speaker.disableNeighbor(n.address, message).pipe(Effect.ignore), { discard: true })
+        yield* Effect.forEach(nbs, (n) => speaker.disableNeighbor(n.address, message, end).pipe(Effect.ignore), { discard: true })
         // Wait (briefly) until every session is down: the NOTIFICATIONs are on their way.
         yield* speaker.neighbors.pipe(
           Effect.flatMap((ns) => (ns.every((n) => n.state === "Idle") ? Effect.void : Effect.fail("up" as const))),
@@ -276,12 +278,12 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
           case "add": {
             // A dynamic neighbor at that address gives way to the configured one.
             const current = yield* sp.neighbors
-            if (current.some((n) => canonical(n.address) === canonical(address))) yield* sp.removeNeighbor(address, "replaced by a configured neighbor")
+            if (current.some((n) => canonical(n.address) === canonical(address))) yield* sp.removeNeighbor(address, "replaced by a configured neighbor", "restart")
             return yield* addCfg()
           }
           case "reset":
             if (ch.recreate === true) {
-              yield* sp.removeNeighbor(address, `configuration changed: ${ch.fields.join(", ")}`)
+              yield* sp.removeNeighbor(address, `configuration changed: ${ch.fields.join(", ")}`, "restart")
               // A dynamic neighbor comes back when it reconnects, with the new template.
               if (ch.dynamicRange === undefined) yield* addCfg()
               return
@@ -335,7 +337,7 @@ export const makeDaemon = (initial: LoadedConfig, options: DaemonOptions = {}): 
         const failures: Array<{ target: string; error: string }> = []
         if (changes[0]?.effect === "restart") {
           yield* Effect.logWarning(`global settings changed (${changes[0].fields.join(", ")}): restarting every session`)
-          yield* stopSpeaker(`configuration changed: ${changes[0].fields.join(", ")}`)
+          yield* stopSpeaker(`configuration changed: ${changes[0].fields.join(", ")}`, "restart")
           const started = yield* Effect.result(startSpeaker(next, newPolicies))
           if (Result.isFailure(started)) {
             failures.push({ target: "global", error: started.failure.message })

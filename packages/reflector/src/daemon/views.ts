@@ -2,8 +2,8 @@
  * What the API returns: neighbors, routes and explanations as plain JSON (addresses and communities as
  * text, times in seconds), the shapes `starling show` renders as tables.
  */
-import { Afi, formatIpv4, formatIpv6, formatPrefix } from "@starling/codec"
-import type { Prefix } from "@starling/codec"
+import { Afi, formatIpv4, formatIpv6, formatPrefix, hardResetInner } from "@starling/codec"
+import type { Notification, Prefix } from "@starling/codec"
 import type { Explanation, RouteAttributes } from "@starling/rib"
 import { formatAsPath } from "@starling/rib"
 import type { DownReason } from "@starling/session"
@@ -80,6 +80,12 @@ export interface ExplainView {
 const familyText = (f: { readonly afi: number; readonly safi: number }): string =>
   `${f.afi === Afi.IPV4 ? "ipv4" : f.afi === Afi.IPV6 ? "ipv6" : `afi${f.afi}`}-${f.safi === 1 ? "unicast" : `safi${f.safi}`}`
 
+/** "6/2", or "6/9 (6/2)" for a Hard Reset carrying a Cease (RFC 8538 §3). */
+const codes = (n: Notification): string => {
+  const inner = hardResetInner(n)
+  return `${n.code}/${n.subcode}${inner === undefined ? "" : ` (${inner.code}/${inner.subcode})`}`
+}
+
 export const downText = (r: DownReason): string => {
   switch (r._tag) {
     case "AdminStop":
@@ -87,9 +93,9 @@ export const downText = (r: DownReason): string => {
     case "AutomaticStop":
       return `automatic stop (Cease subcode ${r.subcode})${r.message === undefined ? "" : `: ${r.message}`}`
     case "NotificationReceived":
-      return `NOTIFICATION received ${r.notification.code}/${r.notification.subcode}${r.message === undefined ? "" : `: ${r.message}`}`
+      return `NOTIFICATION received ${codes(r.notification)}${r.message === undefined ? "" : `: ${r.message}`}`
     case "NotificationSent":
-      return `NOTIFICATION sent ${r.notification.code}/${r.notification.subcode}`
+      return `NOTIFICATION sent ${codes(r.notification)}`
     case "OpenRejected":
       return `OPEN rejected: ${r.error.message}`
     default:
