@@ -76,14 +76,18 @@ export interface Peer {
   readonly inbound: Effect.Effect<Inbound>
   /** Subscribes to session events. */
   readonly events: Effect.Effect<PubSub.Subscription<SessionEvent>, never, Scope.Scope>
-  /** Queues pre-encoded messages (UPDATEs) on the Established connection; waits when the writer lags. */
-  readonly send: (messages: ReadonlyArray<Uint8Array>) => Effect.Effect<void, NotEstablished>
+  /**
+   * Queues pre-encoded messages (UPDATEs) on the Established connection; waits when the writer lags. With
+   * `conn` (from the `Established` item) only on that connection: messages encoded for a session that has
+   * since gone down (its capabilities, its ADD-PATH ids) never reach the next one.
+   */
+  readonly send: (messages: ReadonlyArray<Uint8Array>, conn?: number) => Effect.Effect<void, NotEstablished>
   /**
    * `send` without waiting: queues the messages and returns true when the writer has room now; returns
-   * false (nothing queued) when it has not or the session is not Established. Lets a caller with its own
-   * queue skip a fiber hand-off per batch while the peer keeps up.
+   * false (nothing queued) when it has not or the session (that connection) is not Established. Lets a
+   * caller with its own queue skip a fiber hand-off per batch while the peer keeps up.
    */
-  readonly trySend: (messages: ReadonlyArray<Uint8Array>) => Effect.Effect<boolean>
+  readonly trySend: (messages: ReadonlyArray<Uint8Array>, conn?: number) => Effect.Effect<boolean>
   /** Sends a ROUTE-REFRESH (RFC 2918; subtype per RFC 7313). */
   readonly refresh: (afi: number, safi: number, subtype?: number) => Effect.Effect<void, NotEstablished>
   /** Hands over an accepted TCP connection from a listener. */
@@ -549,18 +553,19 @@ export const makePeer = (options: PeerOptions, transport: Transport): Effect.Eff
         return item
       }),
       events: PubSub.subscribe(observers),
-      send: (messages) =>
+      send: (messages, conn) =>
         Effect.gen(function*() {
           const rt = establishedConn
           if (rt === undefined || rt.closed) return yield* Effect.fail(new NotEstablished(`no established session with ${name}`))
+          if (conn !== undefined && rt.id !== conn) return yield* Effect.fail(new NotEstablished(`the session with ${name} on connection ${conn} is gone`))
           yield* Semaphore.take(rt.dataSlots, 1)
           if (rt.closed) return yield* Effect.fail(new NotEstablished(`the session with ${name} closed while the send waited`))
           yield* Queue.offer(rt.out, { kind: "data", bytes: messages })
         }),
-      trySend: (messages) =>
+      trySend: (messages, conn) =>
         Effect.gen(function*() {
           const rt = establishedConn
-          if (rt === undefined || rt.closed) return false
+          if (rt === undefined || rt.closed || (conn !== undefined && rt.id !== conn)) return false
           if (!(yield* Semaphore.takeIfAvailable(rt.dataSlots, 1))) return false
           yield* Queue.offer(rt.out, { kind: "data", bytes: messages })
           return true

@@ -164,7 +164,10 @@ describe("backpressure over TCP", () => {
         for (const m of item.messages) if (m._tag === "Update") for (const p of m.nlri) order.push(((p.w0 >>> 0) - 0x01000000) / 256)
         return order.length >= updates.length ? Deferred.succeed(done, undefined) : Effect.void
       })))
-      yield* Effect.forkScoped(Effect.forever(sender.inbound))
+      let senderConn: number | undefined
+      yield* Effect.forkScoped(Effect.forever(Effect.map(sender.inbound, (item) => {
+        if (item._tag === "Established") senderConn = item.conn
+      })))
       // Not Established: refused, nothing kept for later.
       assert.isFalse(yield* sender.trySend(updates.slice(0, BATCH)))
       yield* receiver.start
@@ -172,6 +175,11 @@ describe("backpressure over TCP", () => {
       yield* Latch.open(consuming)
       while ((yield* sender.state) !== "Established" || (yield* receiver.state) !== "Established") yield* Effect.sleep("10 millis")
       yield* Latch.close(consuming)
+      while (senderConn === undefined) yield* Effect.sleep("10 millis")
+      // Messages meant for another connection's session (one that went down) are refused by both.
+      assert.isFalse(yield* sender.trySend(updates.slice(0, BATCH), senderConn + 2))
+      const wrong = yield* Effect.result(sender.send(updates.slice(0, BATCH), senderConn + 2))
+      assert.isTrue(Result.isFailure(wrong) && wrong.failure._tag === "NotEstablished")
 
       // Consumer paused: trySend is taken while the writer has room, then refused once the pipeline is full.
       let next = 0
@@ -179,7 +187,7 @@ describe("backpressure over TCP", () => {
       let refusedInARow = 0
       while (next < updates.length && refusedInARow < 10) {
         const batch = updates.slice(next, next + BATCH)
-        if (yield* sender.trySend(batch)) {
+        if (yield* sender.trySend(batch, senderConn)) {
           next += batch.length
           accepted++
           refusedInARow = 0
@@ -193,7 +201,7 @@ describe("backpressure over TCP", () => {
       assert.isAtMost(next - counter.written, OUTBOUND_BUFFER * BATCH, "refused batches were not queued")
       // The rest through `send` (which waits), after what trySend queued: one stream, in order.
       const rest = yield* Effect.forkScoped(Effect.gen(function*() {
-        for (let i = next; i < updates.length; i += BATCH) yield* sender.send(updates.slice(i, i + BATCH))
+        for (let i = next; i < updates.length; i += BATCH) yield* sender.send(updates.slice(i, i + BATCH), senderConn)
       }))
       yield* Latch.open(consuming)
       yield* Deferred.await(done)

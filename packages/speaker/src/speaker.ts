@@ -160,8 +160,11 @@ interface Nb {
   lastDown: DownReason | undefined
   group: UpdateGroup | undefined
   member: Member | undefined
-  readonly outbound: Queue.Queue<ReadonlyArray<Uint8Array>>
+  /** Batches for the session on connection `conn` (the one they were encoded for). */
+  readonly outbound: Queue.Queue<{ readonly conn: number; readonly messages: ReadonlyArray<Uint8Array> }>
   queued: number
+  /** The connection of the session the RIB fiber has taken up (its `Established` item), while it lasts. */
+  conn: number | undefined
   /** The sender fiber holds batches it took from `outbound` and has not handed to the session yet. */
   sending: boolean
   staleTimer: Fiber.Fiber<void> | undefined
@@ -337,12 +340,14 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         // Nothing waiting ahead of these (only this fiber fills `outbound`): hand them to the session
         // directly when its writer has room, which saves the sender fiber's hand-off per batch. With
         // 1000 clients that is a million hand-offs for a Calico cluster to converge (bench/REPORT.md, S2).
-        if (nb.queued === 0 && !nb.sending && (yield* nb.peer.trySend(messages))) {
+        const conn = nb.conn
+        if (conn === undefined) return
+        if (nb.queued === 0 && !nb.sending && (yield* nb.peer.trySend(messages, conn))) {
           nb.updatesOut += messages.length
           return
         }
         nb.queued++
-        yield* Queue.offer(nb.outbound, messages)
+        yield* Queue.offer(nb.outbound, { conn, messages })
       })
 
     const sender = (nb: Nb) =>
@@ -350,10 +355,18 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         const batches = yield* Queue.takeAll(nb.outbound)
         nb.queued = Math.max(0, nb.queued - batches.length)
         nb.sending = true
-        const all: Uint8Array[] = []
-        for (const b of batches) for (const m of b) all.push(m)
-        nb.updatesOut += all.length
-        yield* nb.peer.send(all).pipe(Effect.ignore, Effect.ensuring(Effect.sync(() => void (nb.sending = false))))
+        // One send per run of batches for the same connection (normally all of them).
+        const runs: Array<{ conn: number; all: Uint8Array[] }> = []
+        for (const b of batches) {
+          const last = runs[runs.length - 1]
+          if (last !== undefined && last.conn === b.conn) last.all.push(...b.messages)
+          else runs.push({ conn: b.conn, all: [...b.messages] })
+        }
+        yield* Effect.forEach(runs, (r) =>
+          nb.peer.send(r.all, r.conn).pipe(
+            Effect.tap(() => Effect.sync(() => void (nb.updatesOut += r.all.length))),
+            Effect.ignore
+          ), { discard: true }).pipe(Effect.ensuring(Effect.sync(() => void (nb.sending = false))))
       }))
 
     /** Hands a group's encoded deltas to its members' outbound queues. */
@@ -547,9 +560,10 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         if (mp.action === "stop") yield* nb.peer.stop()
       })
 
-    const onEstablished = (nb: Nb, n: Negotiated): Effect.Effect<void> =>
+    const onEstablished = (nb: Nb, n: Negotiated, conn: number): Effect.Effect<void> =>
       Effect.gen(function*() {
         nb.negotiated = n
+        nb.conn = conn
         nb.establishedAt = Date.now()
         nb.source = {
           id: nb.source.id,
@@ -599,6 +613,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       Effect.gen(function*() {
         const n = nb.negotiated
         nb.negotiated = undefined
+        nb.conn = undefined
         nb.establishedAt = undefined
         nb.lastDown = reason
         leaveGroup(nb)
@@ -636,7 +651,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         if (nb.removed) return
         switch (item._tag) {
           case "Established":
-            return yield* onEstablished(nb, item.negotiated)
+            return yield* onEstablished(nb, item.negotiated, item.conn)
           case "Down":
             return yield* onDown(nb, item.reason)
           case "Messages": {
@@ -756,8 +771,9 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           lastDown: undefined,
           group: undefined,
           member: undefined,
-          outbound: yield* Queue.unbounded<ReadonlyArray<Uint8Array>>(),
+          outbound: yield* Queue.unbounded<{ readonly conn: number; readonly messages: ReadonlyArray<Uint8Array> }>(),
           queued: 0,
+          conn: undefined,
           sending: false,
           staleTimer: undefined,
           staleFamilies: new Set(),
