@@ -62,22 +62,28 @@ const cfg = (localAs: number, peerAs: number, localId: number, passive: boolean)
   idleHoldTime: { initial: 1, max: 1 }
 })
 
+/** A receiver listening on loopback and a sender connecting to it, whose completed writes are counted. */
+const pair = (counter: { written: number }) =>
+  Effect.gen(function*() {
+    const listener = yield* makePeerListener(tcpTransport, { address: "127.0.0.1", port: 0 })
+    const receiver = yield* makePeer({ config: cfg(65002, 65001, 2, true), remote: { address: "127.0.0.1" }, name: "receiver", inboundBuffer: 8 }, tcpTransport)
+    yield* listener.register(receiver)
+    const sender = yield* makePeer({
+      config: cfg(65001, 65002, 1, false),
+      remote: { address: "127.0.0.1", port: listener.local.port },
+      name: "sender",
+      outboundBuffer: OUTBOUND_BUFFER
+    }, countingWrites(tcpTransport, counter))
+    return { receiver, sender }
+  })
+
 describe("backpressure over TCP", () => {
   it.live(`${ROUTES} routes, one per UPDATE: no drop, all received once, the sender's queue bounded by the outbound buffer`, () =>
     Effect.gen(function*() {
       const updates = encodeAll()
       const counter = { written: 0 }
       const downs: string[] = []
-      const rTransport = tcpTransport
-      const listener = yield* makePeerListener(rTransport, { address: "127.0.0.1", port: 0 })
-      const receiver = yield* makePeer({ config: cfg(65002, 65001, 2, true), remote: { address: "127.0.0.1" }, name: "receiver", inboundBuffer: 8 }, rTransport)
-      yield* listener.register(receiver)
-      const sender = yield* makePeer({
-        config: cfg(65001, 65002, 1, false),
-        remote: { address: "127.0.0.1", port: listener.local.port },
-        name: "sender",
-        outboundBuffer: OUTBOUND_BUFFER
-      }, countingWrites(tcpTransport, counter))
+      const { receiver, sender } = yield* pair(counter)
       for (const p of [sender, receiver] as ReadonlyArray<Peer>) {
         const sub = yield* p.events
         yield* Effect.forkScoped(Effect.forever(Effect.map(PubSub.take(sub), (e: SessionEvent) => {
@@ -147,15 +153,7 @@ describe("backpressure over TCP", () => {
     Effect.gen(function*() {
       const updates = encodeAll()
       const counter = { written: 0 }
-      const listener = yield* makePeerListener(tcpTransport, { address: "127.0.0.1", port: 0 })
-      const receiver = yield* makePeer({ config: cfg(65002, 65001, 2, true), remote: { address: "127.0.0.1" }, name: "receiver", inboundBuffer: 8 }, tcpTransport)
-      yield* listener.register(receiver)
-      const sender = yield* makePeer({
-        config: cfg(65001, 65002, 1, false),
-        remote: { address: "127.0.0.1", port: listener.local.port },
-        name: "sender",
-        outboundBuffer: OUTBOUND_BUFFER
-      }, countingWrites(tcpTransport, counter))
+      const { receiver, sender } = yield* pair(counter)
       const order: number[] = []
       const consuming = yield* Latch.make(false)
       const done = yield* Deferred.make<void>()
