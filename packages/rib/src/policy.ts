@@ -4,11 +4,13 @@
  * same function: statements are tried in order, the first whose match holds decides.
  */
 import type { LargeCommunity, PathAttributes, Prefix } from "@starling/codec"
-import { formatIpv4, formatIpv6Words, parseIpv4, parseIpv6Words, parsePrefix, SegmentType } from "@starling/codec"
+import type { RouteAttributes } from "./attrset.ts"
+import { formatIpv4, formatIpv6Words, ipv6ToBytes, parseIpv4, parseIpv6Words, parsePrefix, SegmentType } from "@starling/codec"
 
 export interface PolicyRoute {
   readonly prefix: Prefix
-  readonly attrs: PathAttributes
+  /** With the MP_REACH_NLRI next hop (`mpNextHop`) of IPv6 routes. */
+  readonly attrs: RouteAttributes
   /** The peer the route is from (import) or to (export). */
   readonly neighbor: { readonly address: string; readonly asn: number }
   readonly localAs: number
@@ -17,7 +19,7 @@ export interface PolicyRoute {
 }
 
 /** Returns the attributes to use, or `undefined` to reject the route. */
-export type Policy = (route: PolicyRoute) => PathAttributes | undefined
+export type Policy = (route: PolicyRoute) => RouteAttributes | undefined
 
 export const acceptAll: Policy = (r) => r.attrs
 export const rejectAll: Policy = () => undefined
@@ -54,7 +56,11 @@ export interface SetActions {
   readonly removeLargeCommunities?: ReadonlyArray<string>
   /** Prepend our AS this many times. */
   readonly prepend?: number
-  /** "self" (our address toward the neighbor), "peer" (the neighbor's address) or an IPv4 address. */
+  /**
+   * "self" (our IPv4 address toward the neighbor), "peer" (the neighbor's address), an IPv4 address (for
+   * IPv4 routes: NEXT_HOP) or an IPv6 address (for IPv6 routes: the MP_REACH_NLRI next hop, RFC 4760 §3).
+   * A route of the other family keeps its next hop.
+   */
   readonly nextHop?: string
 }
 
@@ -194,18 +200,18 @@ const compileMatch = (m: Match | undefined, path: string): (r: PolicyRoute) => b
   return (r) => tests.every((t) => t(r))
 }
 
-const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) => PathAttributes => {
+const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) => RouteAttributes => {
   if (s === undefined) return (r) => r.attrs
   const add = (s.addCommunities ?? []).map((c, i) => parseCommunity(c, `${path}.addCommunities[${i}]`))
   const remove = new Set((s.removeCommunities ?? []).map((c, i) => parseCommunity(c, `${path}.removeCommunities[${i}]`)))
   const addL = (s.addLargeCommunities ?? []).map((c, i) => parseLargeCommunity(c, `${path}.addLargeCommunities[${i}]`))
   const removeL = (s.removeLargeCommunities ?? []).map((c, i) => parseLargeCommunity(c, `${path}.removeLargeCommunities[${i}]`))
-  let nextHop: "self" | "peer" | number | undefined
+  let nextHop: "self" | "peer" | number | Uint8Array | undefined
   if (s.nextHop !== undefined) {
     if (s.nextHop === "self" || s.nextHop === "peer") nextHop = s.nextHop
     else {
       needString(s.nextHop, `${path}.nextHop`)
-      const v = parseIpv4(s.nextHop)
+      const v = parseIpv4(s.nextHop) ?? ipv6ToBytes(s.nextHop)
       if (v === undefined) throw new PolicyError(`${path}.nextHop`, `bad next hop "${s.nextHop}"`)
       nextHop = v
     }
@@ -217,7 +223,7 @@ const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) =
     throw new PolicyError(`${path}.prepend`, `out of range: ${s.prepend}`)
   }
   return (r) => {
-    let a: { -readonly [K in keyof PathAttributes]: PathAttributes[K] } = { ...r.attrs }
+    let a: { -readonly [K in keyof RouteAttributes]: RouteAttributes[K] } = { ...r.attrs }
     if (s.localPref !== undefined) a.localPref = s.localPref
     if (s.med !== undefined) a.med = s.med
     if (add.length > 0 || remove.size > 0) {
@@ -234,9 +240,16 @@ const compileSet = (s: SetActions | undefined, path: string): (r: PolicyRoute) =
       else delete a.largeCommunities
     }
     if (s.prepend !== undefined && s.prepend > 0) a = { ...a, asPath: prependAs(a.asPath ?? [], r.localAs, s.prepend) }
-    // NEXT_HOP is the IPv4 unicast next hop (an IPv6 route's next hop rides in MP_REACH_NLRI, RFC 4760 §3):
-    // an IPv4 next-hop action leaves IPv6 routes alone.
-    if (r.prefix.afi !== 1) return a
+    // NEXT_HOP is the IPv4 unicast next hop; an IPv6 route's next hop rides in MP_REACH_NLRI (RFC 4760 §3).
+    // Each action sets the next hop of its own family and leaves the other's alone.
+    if (r.prefix.afi !== 1) {
+      if (nextHop instanceof Uint8Array) a.mpNextHop = nextHop
+      else if (nextHop === "peer") {
+        const v = ipv6ToBytes(r.neighbor.address)
+        if (v !== undefined) a.mpNextHop = v
+      }
+      return a
+    }
     if (nextHop === "self" && r.localAddress !== undefined) a.nextHop = r.localAddress
     else if (nextHop === "peer") {
       const v = parseIpv4(r.neighbor.address)

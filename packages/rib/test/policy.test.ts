@@ -3,7 +3,7 @@
  * AS-path expressions, neighbors), actions, default, and errors that name the offending field.
  */
 import { assert, describe, expect, it } from "vitest"
-import { parseIpv4, parsePrefix } from "@starling/codec"
+import { ipv6ToBytes, parseIpv4, parsePrefix } from "@starling/codec"
 import type { PathAttributes } from "@starling/codec"
 import type { PolicyDefinition, PolicyRoute, Statement } from "../src/index.ts"
 import { acceptAll, asPathContains, compilePolicy, formatAsPath, PolicyError, prependAs, rejectAll } from "../src/index.ts"
@@ -348,5 +348,26 @@ describe("next-hop actions and IPv6 routes", () => {
     const v4 = parsePrefix("10.0.0.0/8")!
     const out4 = p({ prefix: v4, attrs: { origin: 0 }, neighbor: { address: "10.0.0.1", asn: 65001 }, localAs: 65000 })
     assert.strictEqual(out4?.nextHop, parseIpv4("192.0.2.9"))
+  })
+
+  it("an IPv6 next-hop action sets the MP_REACH_NLRI next hop of IPv6 routes and leaves IPv4 routes alone", () => {
+    const p = compilePolicy({ statements: [{ action: "accept", set: { nextHop: "2001:db8::9" } }] })
+    const v6 = parsePrefix("2001:db8:1::/48")!
+    const out = p({ prefix: v6, attrs: { origin: 0, mpNextHop: ipv6ToBytes("2001:db8::1")! }, neighbor: { address: "2001:db8::1", asn: 65001 }, localAs: 65000 })
+    assert.deepStrictEqual(out?.mpNextHop, ipv6ToBytes("2001:db8::9"))
+    const v4 = parsePrefix("10.0.0.0/8")!
+    const out4 = p({ prefix: v4, attrs: { origin: 0, nextHop: parseIpv4("192.0.2.7")! }, neighbor: { address: "10.0.0.1", asn: 65001 }, localAs: 65000 })
+    assert.strictEqual(out4?.nextHop, parseIpv4("192.0.2.7"))
+    assert.isUndefined(out4?.mpNextHop)
+  })
+
+  it("next hop \"peer\" on an IPv6 route is the neighbor's IPv6 address (an IPv4 neighbor leaves it alone)", () => {
+    const p = compilePolicy({ statements: [{ action: "accept", set: { nextHop: "peer" } }] })
+    const v6 = parsePrefix("2001:db8:1::/48")!
+    const kept = ipv6ToBytes("2001:db8::1")!
+    const viaV6 = p({ prefix: v6, attrs: { origin: 0, mpNextHop: kept }, neighbor: { address: "2001:db8::77", asn: 65001 }, localAs: 65000 })
+    assert.deepStrictEqual(viaV6?.mpNextHop, ipv6ToBytes("2001:db8::77"))
+    const viaV4 = p({ prefix: v6, attrs: { origin: 0, mpNextHop: kept }, neighbor: { address: "192.0.2.7", asn: 65001 }, localAs: 65000 })
+    assert.strictEqual(viaV4?.mpNextHop, kept)
   })
 })
