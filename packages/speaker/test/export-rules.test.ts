@@ -6,6 +6,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { AttrFlag, formatIpv6 } from "@starling/codec"
+import { compilePolicy } from "@starling/rib"
 import { makeMemoryNetwork } from "@starling/session"
 import type { ReflectionHooks } from "@starling/speaker"
 import { makeSpeaker } from "@starling/speaker"
@@ -110,6 +111,21 @@ describe("eBGP export rules (RFC 4271 §5)", () => {
       assert.strictEqual(v6.attributes.nextHop, undefined)
       // iBGP gets the local route with the next hop it was given.
       assert.strictEqual(formatIpv6(i.routes.get("2001:db8:40::/48#0")!.mpNextHop!), "2001:db8::99")
+    }).pipe(Effect.provide(quiet)))
+
+  it.effect("an export policy's IPv6 next hop goes out in MP_REACH_NLRI; IPv4 routes keep theirs", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const v6NextHop = compilePolicy({ statements: [{ action: "accept", set: { nextHop: "2001:db8::42" } }] })
+      const s = yield* starling(net, [
+        { address: "10.0.3.1", peerAs: 65002, importPolicy: acceptEverything(), exportPolicy: v6NextHop, families: both, nextHopV6: "2001:db8::1" }
+      ])
+      const x = yield* connectRaw(net, { address: "10.0.3.1", as: 65002, config: { families: both } })
+      yield* s.originate("192.0.2.128/25", { nextHop: nh("192.0.2.1") })
+      yield* s.originate("2001:db8:40::/48", { mpNextHop: new Uint8Array([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x99]) })
+      yield* drain(s)
+      assert.strictEqual(formatIpv6(x.routes.get("2001:db8:40::/48#0")!.mpNextHop!), "2001:db8::42")
+      assert.strictEqual(x.routes.get("192.0.2.128/25#0")!.attributes.nextHop, nh(STARLING))
     }).pipe(Effect.provide(quiet)))
 
   it.effect("unknown attributes: optional transitive passed with Partial set, optional non-transitive dropped", () =>
