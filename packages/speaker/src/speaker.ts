@@ -56,6 +56,11 @@ export interface NeighborStatus {
   readonly updatesSent: number
   /** The dynamic-neighbor range (prefix) this neighbor was accepted through, if any. */
   readonly dynamicRange?: string
+  /**
+   * The families (AFI/SAFI) whose End-of-RIB marker the neighbor has sent in this session (RFC 4724 §2): it
+   * has sent its whole table for them. Empty while not Established.
+   */
+  readonly endOfRib: ReadonlyArray<{ readonly afi: number; readonly safi: number }>
 }
 
 /** What `reconfigureNeighbor` did for the import and the export side. */
@@ -170,6 +175,8 @@ interface Nb {
   staleTimer: Fiber.Fiber<void> | undefined
   /** Families whose stale routes wait for End-of-RIB. */
   staleFamilies: Set<number>
+  /** End-of-RIB markers received in this session, in order. */
+  endOfRib: Array<{ readonly afi: number; readonly safi: number }>
   removed: boolean
   updatesIn: number
   updatesOut: number
@@ -500,6 +507,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       }
       const eor = endOfRib(u)
       if (eor !== undefined) {
+        if (!nb.endOfRib.some((x) => x.afi === eor.afi && x.safi === eor.safi)) nb.endOfRib.push({ afi: eor.afi, safi: eor.safi })
         const f = familyKey(eor.afi, eor.safi)
         if (nb.staleFamilies.delete(f) && (eor.afi === Afi.IPV4 || eor.afi === Afi.IPV6) && eor.safi === Safi.UNICAST) {
           rib.sweepStale(nb.source, eor.afi)
@@ -564,6 +572,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
       Effect.gen(function*() {
         nb.negotiated = n
         nb.conn = conn
+        nb.endOfRib = []
         nb.establishedAt = Date.now()
         nb.source = {
           id: nb.source.id,
@@ -614,6 +623,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
         const n = nb.negotiated
         nb.negotiated = undefined
         nb.conn = undefined
+        nb.endOfRib = []
         nb.establishedAt = undefined
         nb.lastDown = reason
         leaveGroup(nb)
@@ -777,6 +787,7 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
           sending: false,
           staleTimer: undefined,
           staleFamilies: new Set(),
+          endOfRib: [],
           removed: false,
           updatesIn: 0,
           updatesOut: 0,
@@ -992,7 +1003,8 @@ export const makeSpeaker = (config: SpeakerConfig, hooks: ReflectionHooks = {}):
             ...(nb.lastDown === undefined ? {} : { lastDown: nb.lastDown }),
             updatesReceived: nb.updatesIn,
             updatesSent: nb.updatesOut,
-            ...(nb.dynamicRange === undefined ? {} : { dynamicRange: nb.dynamicRange })
+            ...(nb.dynamicRange === undefined ? {} : { dynamicRange: nb.dynamicRange }),
+            endOfRib: [...nb.endOfRib]
           })))
       ),
       changes: Stream.unwrap(Effect.gen(function*() {

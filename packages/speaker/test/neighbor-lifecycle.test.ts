@@ -340,6 +340,28 @@ describe("route refresh", () => {
     }).pipe(Effect.provide(quiet)))
 })
 
+describe("End-of-RIB received (RFC 4724 §2)", () => {
+  it.effect("neighbors lists the families whose End-of-RIB the neighbor sent in this session; a new session starts empty", () =>
+    Effect.gen(function*() {
+      const net = yield* makeMemoryNetwork
+      const policy = acceptEverything()
+      const both = [{ afi: 1, safi: 1 }, { afi: 2, safi: 1 }]
+      const s = yield* starling(net, [{ address: "10.0.2.1", peerAs: 65001, importPolicy: policy, exportPolicy: policy, families: both }])
+      const e = yield* connectRaw(net, { address: "10.0.2.1", as: 65001, config: { families: both } })
+      yield* e.announce(["10.1.0.0/24"], attrs(65001))
+      yield* drain(s)
+      assert.deepStrictEqual((yield* neighbor(s, "10.0.2.1")).endOfRib, [])
+      yield* e.sendEndOfRib(2, 1)
+      yield* e.sendEndOfRib(1, 1)
+      yield* e.sendEndOfRib(1, 1)
+      yield* drain(s)
+      assert.deepStrictEqual((yield* neighbor(s, "10.0.2.1")).endOfRib, [{ afi: 2, safi: 1 }, { afi: 1, safi: 1 }])
+      yield* e.drop
+      yield* drain(s)
+      assert.deepStrictEqual((yield* neighbor(s, "10.0.2.1")).endOfRib, [])
+    }).pipe(Effect.provide(quiet)))
+})
+
 describe("max-prefix (RFC 4486)", () => {
   const setup = (action: "warn" | "reset" | "stop", logs: string[] = []) =>
     Effect.gen(function*() {

@@ -24,6 +24,8 @@ export interface NeighborView {
   readonly updatesSent: number
   readonly dynamicRange?: string
   readonly lastDown?: string
+  /** Families whose End-of-RIB the neighbor has sent in this session ("ipv4-unicast"). */
+  readonly endOfRib: ReadonlyArray<string>
   readonly negotiated?: {
     readonly peerId: string
     readonly holdTime: number
@@ -117,6 +119,7 @@ export const neighborView = (n: NeighborStatus, now = Date.now()): NeighborView 
     updatesSent: n.updatesSent,
     ...(n.dynamicRange === undefined ? {} : { dynamicRange: n.dynamicRange }),
     ...(n.lastDown === undefined ? {} : { lastDown: downText(n.lastDown) }),
+    endOfRib: n.endOfRib.map(familyText),
     ...(g === undefined ? {} : {
       negotiated: {
         peerId: formatIpv4(g.peerId),
