@@ -81,9 +81,10 @@ for (const r of allRuns) {
 const superseded = allRuns.filter((r) =>
   r.dut === "starling" && r.profile === undefined && newestCode.get(groupOf(r))?.code !== codeOf.get(r.source!)
 )
-const churnAndIdle = allRuns.filter((r) => r.profile === undefined && special(r) && !superseded.includes(r))
+const left = new Set(superseded)
+const churnAndIdle = allRuns.filter((r) => r.profile === undefined && special(r) && !left.has(r))
 // Profiled runs carry the profiler's overhead: they feed the profile section only, not the medians.
-const runs = allRuns.filter((r) => r.profile === undefined && !special(r) && !superseded.includes(r))
+const runs = allRuns.filter((r) => r.profile === undefined && !special(r) && !left.has(r))
 const cellOrder = (k: string): [number, number, number, number] => {
   const m = /^s(\d):(\d+)x(\d+)(?::(\w+))?$/.exec(k)
   if (m === null) return [9, 0, 0, 0]

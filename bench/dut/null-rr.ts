@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs"
 import * as net from "node:net"
-import { keepalive, MsgType, openMessage, parseIpv4 } from "../lab/wire.ts"
+import { concat, keepalive, MsgType, openMessage, parseIpv4 } from "../lab/wire.ts"
 
 const file = process.argv[2]
 if (file === undefined) {
@@ -44,36 +44,27 @@ const join = (a: Uint8Array | undefined, b: Uint8Array): Uint8Array => {
   return out
 }
 
-/** Length of the longest run of complete BGP messages at the start of `b`, and whether all are UPDATEs. */
-const completeLength = (b: Uint8Array): { length: number; onlyUpdates: boolean } => {
+/**
+ * The complete messages at the start of `b`: their total length, and the UPDATEs among them in order
+ * (KEEPALIVEs are between a client and us, not forwarded). Runs of UPDATEs stay views of `b`.
+ */
+const completeUpdates = (b: Uint8Array): { length: number; updates: Uint8Array } => {
+  const runs: Uint8Array[] = []
   let i = 0
-  let onlyUpdates = true
+  let run = -1
   while (i + 19 <= b.length) {
     const len = (b[i + 16]! << 8) | b[i + 17]!
     if (len < 19 || i + len > b.length) break
-    if (b[i + 18] !== MsgType.UPDATE) onlyUpdates = false
+    if (b[i + 18] === MsgType.UPDATE) {
+      if (run < 0) run = i
+    } else if (run >= 0) {
+      runs.push(b.subarray(run, i))
+      run = -1
+    }
     i += len
   }
-  return { length: i, onlyUpdates }
-}
-
-/** Only the UPDATEs of a run of complete messages (KEEPALIVEs are between a client and us, not forwarded). */
-const updatesOf = (b: Uint8Array): Uint8Array => {
-  const parts: Uint8Array[] = []
-  let i = 0
-  while (i < b.length) {
-    const len = (b[i + 16]! << 8) | b[i + 17]!
-    if (b[i + 18] === MsgType.UPDATE) parts.push(b.subarray(i, i + len))
-    i += len
-  }
-  if (parts.length === 1) return parts[0]!
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
+  if (run >= 0) runs.push(b.subarray(run, i))
+  return { length: i, updates: runs.length === 1 ? runs[0]! : concat(runs) }
 }
 
 const send = (to: Client, bytes: Uint8Array, from: Client): void => {
@@ -121,12 +112,8 @@ const server = net.createServer({ noDelay: true }, (socket) => {
         return
       }
     }
-    const { length: n, onlyUpdates } = completeLength(b)
-    if (n > 0) {
-      const whole = n === b.length ? b : b.subarray(0, n)
-      const out = onlyUpdates ? whole : updatesOf(whole)
-      if (out.length > 0) forward(c, out)
-    }
+    const { length: n, updates } = completeUpdates(b)
+    if (updates.length > 0) forward(c, updates)
     c.carry = n < b.length ? b.slice(n) : undefined
   })
   socket.on("drain", () => {
