@@ -235,10 +235,8 @@ export const shutdownNotification = (
  * not an error).
  */
 export const shutdownMessage = (n: Notification): string | undefined => {
-  // One level: a Hard Reset carries the Cease it stands for, never another Hard Reset worth reading (and a
-  // peer could nest thousands in one extended message).
-  const inner = hardResetInner(n)
-  return shutdownText(inner !== undefined && inner.subcode !== CeaseSubcode.HARD_RESET ? inner : n)
+  // One level only: a peer could nest thousands of Hard Resets in one extended message.
+  return shutdownText(hardResetInner(n) ?? n)
 }
 
 const shutdownText = (n: Notification): string | undefined => {
